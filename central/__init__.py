@@ -1,0 +1,1 @@
+"""floorsync central: orders, network inventory ledger, allocation, routing, REST API."""

@@ -1,0 +1,1 @@
+"""Routing and delivery promise: which site ships an order, and when it arrives."""

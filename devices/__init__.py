@@ -1,0 +1,1 @@
+"""Scanners, label printers and scales: one interface per class, real transports, simulators."""

@@ -1,0 +1,63 @@
+"""The `floorsync` command. Each subcommand group lives next to the package it drives."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from floorsync import config as config_mod
+from floorsync import log
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="FLOORSYNC_CONFIG",
+              help="TOML configuration file (also $FLOORSYNC_CONFIG). Env vars FLOORSYNC_<SECTION>_<KEY> override it.")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="Directory holding all state (overrides general.data_dir).")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, data_dir: str | None) -> None:
+    """floorsync: warehouse-floor edge nodes synced over MQTT to a central order service."""
+    try:
+        cfg = config_mod.load(config_path)
+        if data_dir:
+            cfg = cfg.replace("general", data_dir=data_dir)
+    except config_mod.ConfigError as exc:
+        raise click.ClickException(f"invalid configuration: {exc}") from exc
+    log.setup(cfg.general.log_format, cfg.general.log_level)
+    ctx.obj = cfg
+
+
+def _register() -> None:
+    # Imported lazily by main() so `import floorsync.cli` does nothing at import time.
+    import importlib
+
+    for module, attr in (
+        ("central.cli", "central"),
+        ("central.routing.cli", "simulate"),
+        ("edge.cli", "edge"),
+        ("sync.cli", "broker"),
+        ("devices.cli", "sim"),
+        ("labels.cli", "labels"),
+        ("floorsync.demo", "demo"),
+    ):
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name == module:
+                continue  # that capability has not landed yet
+            raise
+        cli.add_command(getattr(mod, attr))
+
+
+def build() -> click.Group:
+    if not cli.commands:
+        _register()
+    return cli
+
+
+def main() -> None:
+    build()(prog_name="floorsync")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,10 @@
+"""Config section for label and document rendering (see floorsync.config)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class LabelsConfig:
+    dpi: int = field(default=203, metadata={"doc": "thermal label resolution: 203 or 300", "choices": (203, 300)})
+    templates_dir: str = field(default="", metadata={"doc": "directory of per-merchant template TOML files; empty = built-in defaults"})

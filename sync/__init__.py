@@ -1,0 +1,1 @@
+"""The edge <-> central protocol: envelopes, outbox/inbox, MQTT transport, broker config."""

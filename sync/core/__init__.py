@@ -1,0 +1,1 @@
+"""Pure protocol core: envelopes, event contracts, inbox sequencing. No I/O here."""
