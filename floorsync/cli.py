@@ -61,3 +61,26 @@ def main() -> None:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+@cli.command("config")
+@click.option("--markdown", is_flag=True, help="Print every setting with its default as a Markdown table.")
+@click.pass_obj
+def config_cmd(cfg, markdown: bool) -> None:
+    """Print the effective configuration (or the table of all settings)."""
+    import dataclasses
+
+    if markdown:
+        click.echo("| key | env | default | meaning |\n|---|---|---|---|")
+        for section, key, default, doc in config_mod.documented_keys():
+            env = f"{config_mod.ENV_PREFIX}{section.upper()}_{key.upper()}"
+            click.echo(f"| `{section}.{key}` | `{env}` | `{default!r}` | {doc} |")
+        return
+    for section in dataclasses.fields(cfg):
+        click.echo(f"[{section.name}]")
+        obj = getattr(cfg, section.name)
+        for f in dataclasses.fields(obj):
+            value = getattr(obj, f.name)
+            shown = "***" if "password" in f.name and value else value
+            click.echo(f"{f.name} = {shown!r}")
+        click.echo()
