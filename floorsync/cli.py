@@ -49,9 +49,14 @@ def _register() -> None:
         cli.add_command(getattr(mod, attr))
 
 
+_registered = False
+
+
 def build() -> click.Group:
-    if not cli.commands:
+    global _registered
+    if not _registered:
         _register()
+        _registered = True
     return cli
 
 
