@@ -64,9 +64,6 @@ def main() -> None:
     build()(prog_name="floorsync")
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
 
 @cli.command("config")
 @click.option("--markdown", is_flag=True, help="Print every setting with its default as a Markdown table.")
@@ -89,3 +86,7 @@ def config_cmd(cfg, markdown: bool) -> None:
             shown = "***" if "password" in f.name and value else value
             click.echo(f"{f.name} = {shown!r}")
         click.echo()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

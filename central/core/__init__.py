@@ -1,0 +1,1 @@
+"""Pure domain rules of central: order lifecycle, allocation arithmetic, validation, ledger folds."""

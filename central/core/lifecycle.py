@@ -1,0 +1,81 @@
+"""The order state machine (DESIGN §2). Pure: callers persist the result and the timeline event."""
+from __future__ import annotations
+
+RECEIVED = "received"
+ROUTED = "routed"
+ALLOCATED = "allocated"
+RELEASED = "released"
+PICKING = "picking"
+PACKED = "packed"
+SHIPPED = "shipped"
+DELIVERED = "delivered"
+ON_HOLD = "on_hold"
+CANCELLED = "cancelled"
+EXCEPTION = "exception"
+BACKORDERED = "backordered"
+PARTIALLY_SHIPPED = "partially_shipped"
+
+STATUSES = (RECEIVED, ROUTED, ALLOCATED, RELEASED, PICKING, PACKED, SHIPPED, DELIVERED, ON_HOLD,
+            CANCELLED, EXCEPTION, BACKORDERED, PARTIALLY_SHIPPED)
+
+# Everything that has not left the building can be held, cancelled or flagged.
+_OPEN = (RECEIVED, ROUTED, ALLOCATED, RELEASED, PICKING, PACKED, BACKORDERED)
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    RECEIVED: frozenset({ROUTED, BACKORDERED, ON_HOLD, CANCELLED, EXCEPTION}),
+    ROUTED: frozenset({ALLOCATED, BACKORDERED, ON_HOLD, CANCELLED, EXCEPTION}),
+    ALLOCATED: frozenset({RELEASED, BACKORDERED, ON_HOLD, CANCELLED, EXCEPTION}),
+    RELEASED: frozenset({PICKING, PACKED, SHIPPED, PARTIALLY_SHIPPED, ALLOCATED, BACKORDERED, ON_HOLD,
+                         CANCELLED, EXCEPTION}),
+    PICKING: frozenset({PACKED, SHIPPED, PARTIALLY_SHIPPED, RELEASED, BACKORDERED, ON_HOLD, CANCELLED,
+                        EXCEPTION}),
+    PACKED: frozenset({SHIPPED, PARTIALLY_SHIPPED, ON_HOLD, CANCELLED, EXCEPTION}),
+    PARTIALLY_SHIPPED: frozenset({SHIPPED, PARTIALLY_SHIPPED, DELIVERED, EXCEPTION, CANCELLED, PICKING, PACKED,
+                                  RELEASED, BACKORDERED}),
+    SHIPPED: frozenset({DELIVERED, EXCEPTION}),
+    DELIVERED: frozenset({EXCEPTION}),
+    BACKORDERED: frozenset({ALLOCATED, RELEASED, ROUTED, BACKORDERED, ON_HOLD, CANCELLED, EXCEPTION}),
+    ON_HOLD: frozenset(set(_OPEN) | {CANCELLED, EXCEPTION}),
+    CANCELLED: frozenset({EXCEPTION}),  # a shipment that happened offline after the cancel
+    EXCEPTION: frozenset({SHIPPED, PARTIALLY_SHIPPED, DELIVERED, CANCELLED, RELEASED, ON_HOLD}),
+}
+
+CANCELLABLE = frozenset(_OPEN) | {ON_HOLD, EXCEPTION}
+HOLDABLE = frozenset(_OPEN)
+EDITABLE = frozenset({RECEIVED, ROUTED, ALLOCATED, RELEASED, PICKING, BACKORDERED, ON_HOLD})  # address / service
+
+
+class TransitionRefused(ValueError):
+    """``current -> target`` is not a legal move of the order lifecycle."""
+
+    def __init__(self, current: str, target: str):
+        super().__init__(f"order cannot go from {current!r} to {target!r}")
+        self.current = current
+        self.target = target
+
+
+def can_transition(current: str, target: str) -> bool:
+    return target in TRANSITIONS.get(current, frozenset())
+
+
+def check_transition(current: str, target: str) -> str:
+    """Return ``target`` when the move is legal, else raise :class:`TransitionRefused`."""
+    if target not in STATUSES:
+        raise TransitionRefused(current, target)
+    if not can_transition(current, target):
+        raise TransitionRefused(current, target)
+    return target
+
+
+def status_after_allocation(allocated_units: int, backordered_units: int) -> str:
+    """Order status once routing/allocation is done: released when anything could ship."""
+    if allocated_units > 0:
+        return RELEASED
+    return BACKORDERED if backordered_units > 0 else RELEASED
+
+
+def status_after_shipment(ordered: int, shipped: int, cancelled_before: bool) -> str:
+    """Status after a shipment is applied (physical facts win: shipping a cancelled order -> exception)."""
+    if cancelled_before:
+        return EXCEPTION
+    return SHIPPED if shipped >= ordered else PARTIALLY_SHIPPED

@@ -1,0 +1,1 @@
+"""Pure device logic: scan parsing, debounce, scale frames, printer status."""

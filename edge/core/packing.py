@@ -1,0 +1,79 @@
+"""Carton choice and the weight gate."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Carton:
+    code: str
+    length_mm: int
+    width_mm: int
+    height_mm: int
+    tare_g: int
+    max_weight_g: int = 30000
+
+    @property
+    def volume(self) -> int:
+        return self.length_mm * self.width_mm * self.height_mm
+
+
+@dataclass(frozen=True)
+class Item:
+    sku: str
+    qty: int
+    length_mm: int
+    width_mm: int
+    height_mm: int
+    weight_g: int
+
+
+FILL_FACTOR = 0.85  # cartons are never packed to 100% of their volume
+
+
+def fits(carton: Carton, items: list[Item]) -> bool:
+    """Every item fits the carton in some orientation, the total volume fits with air, and the
+    weight limit holds."""
+    box = sorted((carton.length_mm, carton.width_mm, carton.height_mm))
+    volume = 0
+    weight = 0
+    for it in items:
+        dims = sorted((it.length_mm, it.width_mm, it.height_mm))
+        if any(d > b for d, b in zip(dims, box)):
+            return False
+        volume += it.length_mm * it.width_mm * it.height_mm * it.qty
+        weight += it.weight_g * it.qty
+    return volume <= carton.volume * FILL_FACTOR and weight + carton.tare_g <= carton.max_weight_g
+
+
+def smallest_carton(cartons: list[Carton], items: list[Item]) -> Carton | None:
+    for c in sorted(cartons, key=lambda c: (c.volume, c.tare_g, c.code)):
+        if fits(c, items):
+            return c
+    return None
+
+
+def expected_weight(items: list[Item], tare_g: int) -> int:
+    return sum(i.weight_g * i.qty for i in items) + tare_g
+
+
+def tolerance_g(expected_g: int, pct: float, min_g: int) -> int:
+    """max(pct % of expected, min_g) grams."""
+    return max(int(round(expected_g * pct / 100.0)), min_g)
+
+
+@dataclass(frozen=True)
+class GateResult:
+    ok: bool
+    expected_g: int
+    actual_g: int
+    tolerance_g: int
+
+    @property
+    def difference_g(self) -> int:
+        return self.actual_g - self.expected_g
+
+
+def weight_gate(expected_g: int, actual_g: int, pct: float, min_g: int) -> GateResult:
+    tol = tolerance_g(expected_g, pct, min_g)
+    return GateResult(abs(actual_g - expected_g) <= tol, expected_g, actual_g, tol)
