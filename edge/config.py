@@ -11,9 +11,33 @@ class EdgeConfig:
     host: str = field(default="127.0.0.1", metadata={"doc": "address the edge console and handheld API bind"})
     port: int = field(default=8100, metadata={"doc": "port of the edge console and handheld API"})
     database_path: str = field(default="", metadata={"doc": "edge SQLite file; empty = `edge-<site_id>.db` in data_dir"})
+    server_threads: int = field(default=32, metadata={"doc": "request threads of `floorsync edge serve` (writes still go through one writer thread)"})
+    checkpoint_interval_s: float = field(default=1.0, metadata={"doc": "seconds between background WAL checkpoints (auto-checkpoint is off)"})
+    session_hours: float = field(default=12.0, metadata={"doc": "handheld/console login lifetime in hours"})
+    capabilities: tuple[str, ...] = field(default=("discrete", "batch", "cluster", "zone", "wave"), metadata={"doc": "picking methods this site runs until central sends `site.config`"})
+    wave_min_lines: int = field(default=51, metadata={"doc": "pick method rule: orders with at least this many lines are wave-picked"})
+    zone_min_skus: int = field(default=21, metadata={"doc": "pick method rule: orders with at least this many distinct SKUs are zone-picked"})
+    batch_min_units: int = field(default=101, metadata={"doc": "pick method rule: orders with at least this many units are batch-picked"})
+    cluster_min_lines: int = field(default=11, metadata={"doc": "pick method rule: orders with this many lines or more (up to cluster_max_lines) are cluster-picked"})
+    cluster_max_lines: int = field(default=50, metadata={"doc": "pick method rule: upper bound of the cluster band"})
+    cluster_totes: int = field(default=6, metadata={"doc": "totes on one cluster-picking cart (orders per cluster run)"})
+    batch_orders: int = field(default=8, metadata={"doc": "orders per batch/wave pick run"})
+    weight_tolerance_pct: float = field(default=3.0, metadata={"doc": "weight gate: allowed deviation in percent of the expected weight ..."})
+    weight_tolerance_min_g: int = field(default=50, metadata={"doc": "... but never less than this many grams (tolerance = max of both)"})
+    scale_timeout_s: float = field(default=3.0, metadata={"doc": "seconds to wait for a stable scale reading"})
+    manual_weight: bool = field(default=True, metadata={"doc": "allow a typed weight when no scale is configured (audited as manual)"})
+    count_variance_units: int = field(default=2, metadata={"doc": "cycle count: a variance of more than this many units ..."})
+    count_variance_pct: float = field(default=5.0, metadata={"doc": "... and more than this percent of expected needs a recount by another user"})
+    max_scan_qty: int = field(default=999, metadata={"doc": "largest quantity accepted in one scan/entry (more is refused as absurd)"})
 
     def validate(self) -> None:
         if not re.fullmatch(r"[A-Z0-9]{2,12}", self.site_id):
             raise ValueError(f"site_id: must be 2-12 upper-case letters/digits, got {self.site_id!r}")
         if not 0 <= self.port < 65536:
             raise ValueError(f"port: must be 0-65535, got {self.port}")
+        if self.weight_tolerance_pct < 0 or self.weight_tolerance_min_g < 0:
+            raise ValueError("weight_tolerance_pct/weight_tolerance_min_g: must be >= 0")
+        if self.max_scan_qty < 1:
+            raise ValueError(f"max_scan_qty: must be >= 1, got {self.max_scan_qty}")
+        if self.server_threads < 1:
+            raise ValueError(f"server_threads: must be >= 1, got {self.server_threads}")

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import (Column, Integer, MetaData, String, Table, Text, UniqueConstraint, insert, select,
-                        update)
+from sqlalchemy import (Column, Integer, MetaData, String, Table, Text, UniqueConstraint, delete, func, insert,
+                        select, update)
 from sqlalchemy.engine import Connection
 
 from sync.core.envelope import SCHEMA_VERSION, Envelope, new_event_id, utc_now_iso
@@ -40,11 +40,14 @@ sync_outbox = Table(
 sync_inbox = Table(
     "sync_inbox", metadata,
     Column("site_id", String(16), primary_key=True),
-    Column("epoch", String(36), primary_key=True),
+    Column("epoch", String(80), primary_key=True),
     Column("seq", Integer, primary_key=True, autoincrement=False),
-    Column("event_id", String(36), nullable=False),
+    Column("event_id", String(80), nullable=False),
     Column("type", String(64), nullable=False),
     Column("applied_at", String(40), nullable=False),
+    # applied, or parked: a valid envelope whose effect the handler refused (consumed, kept for ops)
+    Column("status", String(10), nullable=False, server_default="applied"),
+    Column("detail", Text, nullable=True),
     UniqueConstraint("event_id", name="uq_sync_inbox_event"),
 )
 
@@ -84,3 +87,158 @@ def pending_for_site(conn: Connection, site_id: str, after_seq: int = 0, limit: 
     ).mappings().all()
     return [Envelope(SCHEMA_VERSION, r["event_id"], r["merchant_id"], site_id, DOWN, r["seq"], "central", r["type"],
                      r["occurred_at"], json.loads(r["body"])) for r in rows]
+
+
+# ---------------------------------------------------------------------------- cursors, inbox, retire
+# status of an inbox row: applied, or parked (a valid envelope whose effect the handler refused;
+# consumed so the stream moves on, kept for ops to resolve)
+
+# Per (site, stream): the current epoch and cursor. up: central's applied cursor of the edge's
+# stream. down: the edge's acknowledged applied cursor of central's stream (rows <= it are retired).
+sync_cursor = Table(
+    "sync_cursor", metadata,
+    Column("site_id", String(16), primary_key=True),
+    Column("stream", String(4), primary_key=True),
+    Column("epoch", String(80), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("updated_at", String(40), nullable=False),
+)
+
+# Every epoch a site's up stream has had; retired ones are refused forever (replays of a rebuilt edge).
+sync_epochs = Table(
+    "sync_epochs", metadata,
+    Column("site_id", String(16), primary_key=True),
+    Column("epoch", String(80), primary_key=True),
+    Column("base_seq", Integer, nullable=False),
+    Column("started_at", String(40), nullable=False),
+    Column("retired_at", String(40), nullable=True),
+)
+
+# Envelopes kept but not applied (a newer protocol version, or refused by the handler).
+sync_parked = Table(
+    "sync_parked", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("site_id", String(16), nullable=False, index=True),
+    Column("stream", String(4), nullable=False),
+    Column("seq", Integer, nullable=True),
+    Column("event_id", String(80), nullable=True),
+    Column("reason", String(40), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("raw", Text, nullable=False),
+    Column("at", String(40), nullable=False),
+)
+
+# Security events: a sender claiming another site, touching another tenant, or refused by the ACL.
+sync_security = Table(
+    "sync_security", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("site_id", String(16), nullable=False, index=True),
+    Column("reason", String(40), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("at", String(40), nullable=False),
+)
+
+
+def get_cursor(conn: Connection, site_id: str, stream: str) -> tuple[str | None, int]:
+    row = conn.execute(select(sync_cursor.c.epoch, sync_cursor.c.seq).where(
+        sync_cursor.c.site_id == site_id, sync_cursor.c.stream == stream)).first()
+    return (row[0], int(row[1])) if row else (None, 0)
+
+
+def all_cursors(conn: Connection) -> dict[tuple[str, str], tuple[str, int]]:
+    return {(r[0], r[1]): (r[2], int(r[3])) for r in conn.execute(
+        select(sync_cursor.c.site_id, sync_cursor.c.stream, sync_cursor.c.epoch, sync_cursor.c.seq))}
+
+
+def set_cursor(conn: Connection, site_id: str, stream: str, epoch: str, seq: int) -> None:
+    now = utc_now_iso()
+    res = conn.execute(update(sync_cursor).where(sync_cursor.c.site_id == site_id, sync_cursor.c.stream == stream)
+                       .values(epoch=epoch, seq=seq, updated_at=now))
+    if res.rowcount == 0:
+        conn.execute(insert(sync_cursor).values(site_id=site_id, stream=stream, epoch=epoch, seq=seq, updated_at=now))
+
+
+def retired_epochs(conn: Connection, site_id: str) -> set[str]:
+    return {r[0] for r in conn.execute(select(sync_epochs.c.epoch).where(
+        sync_epochs.c.site_id == site_id, sync_epochs.c.retired_at.is_not(None)))}
+
+
+def adopt_epoch(conn: Connection, site_id: str, epoch: str, base_seq: int) -> None:
+    """A site's up stream starts a new epoch after ``base_seq``: retire the current one, move the cursor."""
+    now = utc_now_iso()
+    conn.execute(update(sync_epochs).where(sync_epochs.c.site_id == site_id, sync_epochs.c.retired_at.is_(None))
+                 .values(retired_at=now))
+    conn.execute(insert(sync_epochs).values(site_id=site_id, epoch=epoch, base_seq=base_seq, started_at=now))
+    set_cursor(conn, site_id, "up", epoch, base_seq)
+
+
+def inbox_record(conn: Connection, env: Envelope, status: str = "applied", detail: str = "") -> None:
+    """Insert the inbox row (raises IntegrityError when the event_id or seq was already consumed)."""
+    conn.execute(insert(sync_inbox).values(site_id=env.site_id, epoch=env.epoch, seq=env.seq, event_id=env.event_id,
+                                           type=env.type, applied_at=utc_now_iso(), status=status,
+                                           detail=detail[:500] if detail else None))
+
+
+def inbox_count(conn: Connection, site_id: str | None = None, status: str | None = None) -> int:
+    q = select(func.count()).select_from(sync_inbox)
+    if site_id:
+        q = q.where(sync_inbox.c.site_id == site_id)
+    if status:
+        q = q.where(sync_inbox.c.status == status)
+    return int(conn.execute(q).scalar() or 0)
+
+
+def inbox_rows(conn: Connection, site_id: str) -> list[dict]:
+    rows = conn.execute(select(sync_inbox.c.epoch, sync_inbox.c.seq, sync_inbox.c.event_id, sync_inbox.c.type,
+                               sync_inbox.c.status).where(sync_inbox.c.site_id == site_id)
+                        .order_by(sync_inbox.c.applied_at, sync_inbox.c.seq)).all()
+    return [dict(epoch=r[0], seq=r[1], event_id=r[2], type=r[3], status=r[4]) for r in rows]
+
+
+def retire_down(conn: Connection, site_id: str, upto_seq: int) -> int:
+    """Delete down rows the edge acknowledged as applied."""
+    return conn.execute(delete(sync_outbox).where(sync_outbox.c.site_id == site_id, sync_outbox.c.seq <= upto_seq)
+                        ).rowcount
+
+
+def down_heads(conn: Connection) -> dict[str, int]:
+    """site -> highest down seq ever allocated."""
+    return {r[0]: int(r[1]) for r in conn.execute(
+        select(sync_seq.c.site_id, sync_seq.c.next_seq).where(sync_seq.c.stream == DOWN))}
+
+
+def down_stats(conn: Connection) -> dict[str, dict]:
+    rows = conn.execute(select(sync_outbox.c.site_id, func.count(), func.min(sync_outbox.c.occurred_at))
+                        .group_by(sync_outbox.c.site_id)).all()
+    return {r[0]: {"depth": int(r[1]), "oldest_at": r[2]} for r in rows}
+
+
+def park(conn: Connection, site_id: str, stream: str, seq: int | None, event_id: str | None, reason: str,
+         detail: str, raw) -> None:
+    conn.execute(insert(sync_parked).values(site_id=site_id, stream=stream, seq=seq, event_id=event_id, reason=reason,
+                                            detail=detail[:1000], raw=json.dumps(raw, default=str)[:100_000],
+                                            at=utc_now_iso()))
+
+
+def parked(conn: Connection, limit: int = 50) -> list[dict]:
+    rows = conn.execute(select(sync_parked.c.id, sync_parked.c.site_id, sync_parked.c.stream, sync_parked.c.seq,
+                               sync_parked.c.reason, sync_parked.c.detail, sync_parked.c.at)
+                        .order_by(sync_parked.c.id.desc()).limit(limit)).all()
+    return [dict(r._mapping) for r in rows]
+
+
+def record_security(conn: Connection, site_id: str, reason: str, detail: str) -> None:
+    conn.execute(insert(sync_security).values(site_id=site_id[:16], reason=reason, detail=detail[:1000],
+                                              at=utc_now_iso()))
+
+
+def security_events(conn: Connection, limit: int = 50) -> list[dict]:
+    rows = conn.execute(select(sync_security).order_by(sync_security.c.id.desc()).limit(limit)).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def security_count(conn: Connection, site_id: str | None = None) -> int:
+    q = select(func.count()).select_from(sync_security)
+    if site_id:
+        q = q.where(sync_security.c.site_id == site_id)
+    return int(conn.execute(q).scalar() or 0)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 FO_TRANSITIONS: dict[str, frozenset[str]] = {
     "released": frozenset({"picking", "on_hold", "cancelled"}),
-    "picking": frozenset({"picked", "on_hold", "cancelled"}),
+    "picking": frozenset({"picked", "unfulfillable", "on_hold", "cancelled"}),
     "picked": frozenset({"packed", "weight_hold", "on_hold", "cancelled"}),
     "weight_hold": frozenset({"packed", "picked", "on_hold", "cancelled"}),
     "packed": frozenset({"shipped", "on_hold", "cancelled"}),

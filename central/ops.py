@@ -1,0 +1,451 @@
+"""Domain operations on an open connection: allocation, fulfillment orders, backorders, stock deltas.
+
+Each function runs inside the caller's transaction (``CentralStore.run`` in services, the sync
+runtime's transaction in ``sync_handlers``) so the domain change, its ledger rows, its timeline
+events, its webhook deliveries and its down events (``sync.central_journal.emit``) commit together.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import threading
+import time
+from typing import Any, Callable
+
+from sqlalchemy.engine import Connection
+
+from central.core import lifecycle as lc
+from central.core.allocation import available as avail_of, backorder_fill_plan, crossed_below, tracking_number
+from central.core.plan import Plan, PlannedShipment, simple_plan
+from central.errors import InvalidTransition
+from central.store import CentralQueries, new_id
+from floorsync.log import log_event
+from sync import central_journal
+
+logger = logging.getLogger("central.ops")
+
+EDGE_ADDRESS_FIELDS = ("name", "company", "line1", "line2", "city", "region", "postal_code", "country", "phone")
+ACTIVE_FO = ("released", "on_hold", "picking", "packed")
+
+
+def edge_address(ship_to: dict) -> dict:
+    return {k: ship_to[k] for k in EDGE_ADDRESS_FIELDS if ship_to.get(k) is not None}
+
+
+class Ops:
+    """Conn-level operations shared by the API services and the sync handlers."""
+
+    def __init__(self, queries: CentralQueries | None = None, *, router: Callable[..., Plan] | None = None,
+                 max_sync_lag_s: float = 900.0, site_cache_s: float = 1.0):
+        self.q = queries or CentralQueries()
+        self.router = router or default_router()
+        self.max_sync_lag_s = max_sync_lag_s
+        self.site_cache_s = site_cache_s
+        self._site_cache: dict[str, tuple[float, list[dict]]] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ helpers
+    def merchant_sites(self, conn: Connection, merchant_id: str) -> list[dict]:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._site_cache.get(merchant_id)
+        if hit and now - hit[0] < self.site_cache_s:
+            return hit[1]
+        rows = self.q.list_sites(conn, merchant_id)
+        with self._lock:
+            self._site_cache[merchant_id] = (now, rows)
+        return rows
+
+    def invalidate_sites(self) -> None:
+        with self._lock:
+            self._site_cache.clear()
+
+    def transition(self, conn: Connection, order: dict, target: str, *, actor: str, reason: str = "",
+                   kind: str | None = None, detail: dict | None = None, extra: dict | None = None) -> None:
+        current = order["status"]
+        if not lc.can_transition(current, target):
+            raise InvalidTransition(current, target)
+        values = dict(extra or {})
+        values["status"] = target
+        self.q.update_order(conn, order["order_id"], **values)
+        self.q.add_events(conn, [{"order_id": order["order_id"], "merchant_id": order["merchant_id"], "actor": actor,
+                                  "kind": kind or target, "from_status": current, "to_status": target,
+                                  "reason": reason, "detail": detail or {}}])
+        order["status"] = target
+        order.update(values)
+
+    def note(self, conn: Connection, order: dict, kind: str, *, actor: str, reason: str = "",
+             detail: dict | None = None) -> None:
+        self.q.add_events(conn, [{"order_id": order["order_id"], "merchant_id": order["merchant_id"], "actor": actor,
+                                  "kind": kind, "reason": reason, "detail": detail or {}}])
+
+    def notify(self, conn: Connection, merchant_id: str, event_type: str, payload: dict) -> int:
+        """Queue one delivery per subscribed webhook (durable, same transaction)."""
+        hooks = self.q.list_webhooks(conn, merchant_id, event_type)
+        for h in hooks:
+            self.q.enqueue_delivery(conn, h["webhook_id"], merchant_id, event_type,
+                                    {"type": event_type, "merchant_id": merchant_id, "data": payload})
+        return len(hooks)
+
+    def after_stock_change(self, conn: Connection, merchant_id: str, sku: str, site_id: str, before: dict,
+                           after: dict, *, updated_webhook: bool = False) -> None:
+        b = avail_of(before["on_hand"], before["reserved"], before["safety_stock"])
+        a = avail_of(after["on_hand"], after["reserved"], after["safety_stock"])
+        threshold = after.get("low_stock_threshold", 0)
+        if crossed_below(b, a, threshold):
+            msg = f"{sku} at {site_id}: available {a} fell below threshold {threshold}"
+            detail = {"sku": sku, "site_id": site_id, "available": a, "threshold": threshold, "before": b}
+            self.q.add_alert(conn, merchant_id, "low_stock", msg, site_id=site_id, sku=sku, detail=detail)
+            self.notify(conn, merchant_id, "inventory.low_stock", detail)
+            log_event(logger, "low_stock", merchant_id=merchant_id, sku=sku, site_id=site_id, available=a)
+        if updated_webhook:
+            self.notify(conn, merchant_id, "inventory.updated",
+                        {"sku": sku, "site_id": site_id, "on_hand": after["on_hand"], "reserved": after["reserved"],
+                         "available": a, "in_transit": after.get("in_transit", 0),
+                         "quarantine": after.get("quarantine", 0)})
+
+    # ------------------------------------------------------------------ allocation
+    def available_map(self, conn: Connection, merchant_id: str, skus: set[str]) -> dict[tuple[str, str], int]:
+        return {(r["sku"], r["site_id"]): avail_of(r["on_hand"], r["reserved"], r["safety_stock"])
+                for r in self.q.inventory_for_skus(conn, merchant_id, skus)}
+
+    def allocate(self, conn: Connection, order: dict, need: list[tuple[str, str, int]], *, actor: str,
+                 weights: dict[str, int] | None = None, backorder_rest: bool = True,
+                 now: _dt.datetime | None = None) -> tuple[int, int]:
+        """Route, reserve (conditional UPDATE per (sku, site), sorted) and create fulfillment orders.
+
+        A lost race (the UPDATE matched no row) re-routes the affected lines with fresh numbers;
+        what still cannot be placed becomes a backorder. Returns (allocated_units, backordered_units).
+        """
+        m = order["merchant_id"]
+        now = now or _dt.datetime.now(_dt.timezone.utc)
+        sites = self.merchant_sites(conn, m)
+        if weights is None:
+            weights = self.q.existing_skus(conn, m, {sku for _, sku, _ in need})
+        allocated = 0
+        remaining = list(need)
+        logs = []
+        for attempt in range(3):
+            if not remaining:
+                break
+            available = self.available_map(conn, m, {sku for _, sku, _ in remaining})
+            plan = self.router(order=order, lines=remaining, sites=sites, available=available, weights=weights,
+                               now=now, max_sync_lag_s=self.max_sync_lag_s)
+            logs.append(dict(plan.log, attempt=attempt + 1))
+            pieces = sorted(((sku, sh.site_id, line_id, qty, i) for i, sh in enumerate(plan.shipments)
+                             for line_id, sku, qty in sh.lines))
+            won: dict[int, list[tuple[str, str, int]]] = {}
+            lost: list[tuple[str, str, int]] = []
+            ledger_rows = []
+            for sku, site_id, line_id, qty, i in pieces:
+                row = self.q.try_reserve(conn, m, sku, site_id, qty)
+                if row is None:
+                    lost.append((line_id, sku, qty))
+                    continue
+                won.setdefault(i, []).append((line_id, sku, qty))
+                ledger_rows.append(dict(merchant_id=m, sku=sku, site_id=site_id, cause="order", actor=actor,
+                                        ref=order["order_id"], d_reserved=qty, on_hand_after=row["on_hand"],
+                                        reserved_after=row["reserved"]))
+                if row["low_stock_threshold"]:
+                    after = dict(row)
+                    before = dict(row, reserved=row["reserved"] - qty)
+                    self.after_stock_change(conn, m, sku, site_id, before, after)
+            self.q.insert_ledger(conn, ledger_rows)
+            for i, lines in sorted(won.items()):
+                self.create_fo(conn, order, plan.shipments[i], lines)
+                allocated += sum(q for _, _, q in lines)
+            if lost:
+                log_event(logger, "reservation_race_lost", order_id=order["order_id"], lines=len(lost))
+            remaining = lost + list(plan.unplaced)
+            if not lost:
+                break  # nothing changed since routing: what is unplaced stays unplaced
+        backordered = 0
+        if remaining and backorder_rest:
+            for line_id, sku, qty in remaining:
+                self.q.add_backorder(conn, m, order["order_id"], line_id, sku, qty)
+                self.q.update_line(conn, order["order_id"], line_id, qty_backordered=qty)
+                backordered += qty
+        if logs:
+            prev = json.loads(order.get("routing_log") or "[]")
+            order["routing_log"] = json.dumps(prev + logs)
+            self.q.update_order(conn, order["order_id"], routing_log=order["routing_log"])
+        return allocated, backordered
+
+    def create_fo(self, conn: Connection, order: dict, sh: PlannedShipment, lines: list[tuple[str, str, int]],
+                  *, status: str = "released") -> str:
+        fo_id = new_id("FO")
+        tracking = tracking_number(sh.carrier, fo_id)
+        self.q.insert_fo(conn, dict(fo_id=fo_id, order_id=order["order_id"], merchant_id=order["merchant_id"],
+                                    site_id=sh.site_id, service=sh.service, carrier=sh.carrier,
+                                    carrier_service=sh.carrier_service, tracking_number=tracking,
+                                    promised_date=sh.promised_date, ship_by=sh.ship_by, status=status),
+                         [dict(line_id=l_id, sku=sku, qty=q, qty_reserved=q) for l_id, sku, q in lines])
+        for l_id, _sku, q in lines:
+            self.q.update_line(conn, order["order_id"], l_id, qty_allocated=q)
+        sites_now = sorted(set(filter(None, (order.get("sites") or "").split(","))) | {sh.site_id})
+        order["sites"] = ",".join(sites_now)
+        promised = max(filter(None, [order.get("promised_date"), sh.promised_date]))
+        order["promised_date"] = promised
+        self.q.update_order(conn, order["order_id"], sites=order["sites"], promised_date=promised)
+        if status == "released":
+            self.emit_release(conn, order, {"fo_id": fo_id, "site_id": sh.site_id, "service": sh.service,
+                                            "carrier": sh.carrier, "tracking_number": tracking,
+                                            "promised_date": sh.promised_date, "ship_by": sh.ship_by,
+                                            "lines": [{"line_id": a, "sku": b, "qty": c} for a, b, c in lines]})
+        return fo_id
+
+    def emit_release(self, conn: Connection, order: dict, fo: dict) -> None:
+        """Send a fulfillment order to its site (down event, same transaction)."""
+        ship_to = json.loads(order["ship_to"]) if isinstance(order["ship_to"], str) else order["ship_to"]
+        central_journal.emit(conn, fo["site_id"], "fulfillment_order.released", {
+            "fo_id": fo["fo_id"], "order_id": order["order_id"], "channel_order_id": order["channel_order_id"],
+            "service": fo["service"], "carrier": fo["carrier"], "tracking_number": fo["tracking_number"],
+            "promised_date": fo["promised_date"], "ship_by": fo["ship_by"], "urgent": bool(order.get("urgent")),
+            "ship_to": edge_address(ship_to), "gift_message": order.get("gift_message"),
+            "lines": [{"line_id": ln["line_id"], "sku": ln["sku"], "qty": ln["qty"]} for ln in fo["lines"]],
+        }, merchant_id=order["merchant_id"])
+
+    def settle_after_allocation(self, conn: Connection, order: dict, allocated: int, backordered: int, *,
+                                actor: str) -> None:
+        """Walk the lifecycle after an allocation pass (timeline gets every step)."""
+        if allocated > 0:
+            for step in (lc.ROUTED, lc.ALLOCATED, lc.RELEASED):
+                if order["status"] == step:
+                    continue
+                if lc.can_transition(order["status"], step):
+                    self.transition(conn, order, step, actor=actor,
+                                    reason="" if step != lc.RELEASED else "released to site")
+            if backordered:
+                self.note(conn, order, "backordered_lines", actor=actor, reason=f"{backordered} unit(s) backordered")
+        elif backordered:
+            if order["status"] != lc.BACKORDERED:
+                self.transition(conn, order, lc.BACKORDERED, actor=actor, reason="no site can fill it now")
+            else:
+                self.note(conn, order, "backordered_lines", actor=actor, reason=f"{backordered} unit(s) backordered")
+
+    # ------------------------------------------------------------------ reservations / backorders
+    def release_fo(self, conn: Connection, fo: dict, *, cause: str, actor: str, ref: str) -> list[str]:
+        """Release every unit still reserved by a fulfillment order; returns the SKUs freed."""
+        freed = []
+        for ln in fo["lines"]:
+            if ln["qty_reserved"] > 0:
+                before, after = self.q.apply_delta(conn, fo["merchant_id"], ln["sku"], fo["site_id"], cause=cause,
+                                                   actor=actor, ref=ref, d_reserved=-ln["qty_reserved"])
+                self.q.update_fo_line(conn, fo["fo_id"], ln["line_id"], qty_reserved=0)
+                freed.append(ln["sku"])
+        return freed
+
+    def fill_backorders(self, conn: Connection, merchant_id: str, sku: str, *, actor: str) -> int:
+        """New stock allocates backorders first, oldest first. Returns units allocated."""
+        total = 0
+        open_bos = self.q.open_backorders(conn, merchant_id, sku)
+        if not open_bos:
+            return 0
+        available = sum(v for (s, _site), v in self.available_map(conn, merchant_id, {sku}).items() if s == sku)
+        for bo_id, qty in backorder_fill_plan(open_bos, available):
+            bo = next(b for b in open_bos if b["id"] == bo_id)
+            order = self.q.get_order(conn, bo["order_id"], merchant_id, for_update=True)
+            if order is None or order["status"] in (lc.CANCELLED, lc.ON_HOLD, lc.EXCEPTION, lc.SHIPPED,
+                                                    lc.DELIVERED):
+                continue
+            got, _ = self.allocate(conn, order, [(bo["line_id"], sku, qty)], actor=actor, backorder_rest=False)
+            if got <= 0:
+                break
+            self.q.reduce_backorder(conn, bo_id, got)
+            self.q.update_line(conn, order["order_id"], bo["line_id"], qty_backordered=-got)
+            self.note(conn, order, "backorder_allocated", actor=actor, reason=f"{got} x {sku} allocated from new stock")
+            if order["status"] == lc.BACKORDERED:
+                self.settle_after_allocation(conn, order, got, 0, actor=actor)
+            total += got
+        return total
+
+    def stock_delta(self, conn: Connection, merchant_id: str, sku: str, site_id: str, *, cause: str, actor: str,
+                    ref: str = "", d_on_hand: int = 0, d_reserved: int = 0, d_in_transit: int = 0,
+                    d_quarantine: int = 0, webhook: bool = True) -> dict:
+        before, after = self.q.apply_delta(conn, merchant_id, sku, site_id, cause=cause, actor=actor, ref=ref,
+                                           d_on_hand=d_on_hand, d_reserved=d_reserved, d_in_transit=d_in_transit,
+                                           d_quarantine=d_quarantine)
+        self.after_stock_change(conn, merchant_id, sku, site_id, before, after, updated_webhook=webhook)
+        if avail_of(after["on_hand"], after["reserved"], after["safety_stock"]) > avail_of(
+                before["on_hand"], before["reserved"], before["safety_stock"]):
+            self.fill_backorders(conn, merchant_id, sku, actor=actor)
+        return after
+
+    # ------------------------------------------------------------------ order loading
+    def order_view(self, conn: Connection, order: dict) -> dict:
+        out = dict(order)
+        out["ship_to"] = json.loads(order["ship_to"]) if isinstance(order["ship_to"], str) else order["ship_to"]
+        out["routing_log"] = json.loads(order["routing_log"] or "[]")
+        out["urgent"] = bool(out["urgent"])
+        out.pop("request_hash", None)
+        out.pop("ship_to_name", None)
+        out["lines"] = [{k: v for k, v in ln.items() if k not in ("order_id", "merchant_id")}
+                        for ln in self.q.order_lines(conn, order["order_id"])]
+        out["fulfillment_orders"] = [
+            {**{k: v for k, v in fo.items() if k not in ("merchant_id", "order_id")},
+             "lines": [{k: v for k, v in ln.items() if k != "fo_id"} for ln in fo["lines"]]}
+            for fo in self.q.fos_for_order(conn, order["order_id"])]
+        out["backorders"] = [{k: b[k] for k in ("line_id", "sku", "qty", "status", "created_at")}
+                             for b in self.q.order_backorders(conn, order["order_id"])]
+        return out
+
+
+# ---------------------------------------------------------------------- routing adapter
+def default_router() -> Callable[..., Plan]:
+    """``central.routing.core.route`` when the routing package provides it, else the fallback planner."""
+    try:
+        from central.routing_adapter import make_router  # written against the routing contract
+    except ImportError:
+        make_router = None
+    if make_router is not None:
+        router = make_router()
+        if router is not None:
+            return router
+    return fallback_router
+
+
+def healthy_site_ids(sites: list[dict], max_sync_lag_s: float) -> tuple[list[str], dict[str, str]]:
+    ok, rejected = [], {}
+    for s in sites:
+        if not s["active"]:
+            rejected[s["site_id"]] = "inactive"
+        elif s["stale"]:
+            rejected[s["site_id"]] = "stale (missed heartbeats)"
+        elif not s["printers_ok"]:
+            rejected[s["site_id"]] = "all printers down"
+        elif s["sync_lag_s"] > max_sync_lag_s:
+            rejected[s["site_id"]] = f"sync lag {s['sync_lag_s']:.0f}s > {max_sync_lag_s:.0f}s"
+        else:
+            ok.append(s["site_id"])
+    return ok, rejected
+
+
+def fallback_router(*, order: dict, lines, sites, available, weights, now, max_sync_lag_s) -> Plan:
+    ok, rejected = healthy_site_ids(sites, max_sync_lag_s)
+    plan = simple_plan(list(lines), ok, available, order["service"], now)
+    plan.log["rejected"].update(rejected)
+    return plan
+
+
+def json_default(o: Any) -> Any:
+    return str(o)
+
+
+class FloorOps(Ops):
+    """Physical facts reported by sites (shipments, picks, short picks, transfers) — applied, never refused."""
+
+    def _order_for_fo(self, conn: Connection, fo_id: str, order_id: str | None = None):
+        fo = self.q.get_fo(conn, fo_id)
+        if fo is None:
+            return None, None
+        order = self.q.get_order(conn, order_id or fo["order_id"], for_update=True)
+        return fo, order
+
+    def _force(self, conn: Connection, order: dict, target: str, *, actor: str, reason: str) -> str:
+        """Move the order; a physical fact that breaks the lifecycle turns the order into an exception."""
+        if order["status"] == target:
+            return target
+        if lc.can_transition(order["status"], target):
+            self.transition(conn, order, target, actor=actor, reason=reason)
+            return target
+        if order["status"] != lc.EXCEPTION:
+            self.transition(conn, order, lc.EXCEPTION, actor=actor,
+                            reason=f"{reason} while order was {order['status']}")
+            self.notify(conn, order["merchant_id"], "order.exception",
+                        {"order_id": order["order_id"], "channel_order_id": order["channel_order_id"],
+                         "reason": f"{reason} while order was {order['status']}"})
+        return lc.EXCEPTION
+
+    def apply_shipment(self, conn: Connection, body: dict, *, site_id: str, actor: str) -> None:
+        fo, order = self._order_for_fo(conn, body["fo_id"], body.get("order_id"))
+        if fo is None or order is None:
+            raise LookupError(f"unknown fulfillment order {body['fo_id']}")
+        m = fo["merchant_id"]
+        by_line = {ln["line_id"]: ln for ln in fo["lines"]}
+        for ln in body["lines"]:
+            fl = by_line.get(ln["line_id"])
+            reserved_part = min(ln["qty"], fl["qty_reserved"]) if fl else 0
+            self.stock_delta(conn, m, ln["sku"], fo["site_id"], cause="shipment", actor=actor, ref=fo["fo_id"],
+                             d_on_hand=-ln["qty"], d_reserved=-reserved_part, webhook=False)
+            if fl:
+                self.q.update_fo_line(conn, fo["fo_id"], ln["line_id"], qty_reserved=fl["qty_reserved"] - reserved_part,
+                                      qty_shipped=fl["qty_shipped"] + ln["qty"])
+            self.q.update_line(conn, order["order_id"], ln["line_id"], qty_shipped=ln["qty"])
+        self.q.update_fo(conn, fo["fo_id"], status="shipped", tracking_number=body["tracking_number"],
+                         carrier=body["carrier"])
+        lines = self.q.order_lines(conn, order["order_id"])
+        ordered = sum(ln["qty"] - ln["qty_cancelled"] for ln in lines)
+        shipped = sum(ln["qty_shipped"] for ln in lines)
+        was_cancelled = order["status"] == lc.CANCELLED
+        target = lc.status_after_shipment(ordered, shipped, was_cancelled)
+        reason = f"shipped {body['tracking_number']} from {site_id}"
+        if was_cancelled:
+            self.transition(conn, order, lc.EXCEPTION, actor=actor, reason=f"shipment after cancel: {reason}")
+            self.notify(conn, m, "order.exception", {"order_id": order["order_id"],
+                                                     "channel_order_id": order["channel_order_id"],
+                                                     "reason": "shipped after it was cancelled"})
+            return
+        got = self._force(conn, order, target, actor=actor, reason=reason)
+        if got in (lc.SHIPPED, lc.PARTIALLY_SHIPPED):
+            self.notify(conn, m, "order.shipped", {
+                "order_id": order["order_id"], "channel_order_id": order["channel_order_id"], "status": got,
+                "fo_id": fo["fo_id"], "site_id": fo["site_id"], "carrier": body["carrier"],
+                "tracking_number": body["tracking_number"], "shipped_at": body["shipped_at"],
+                "lines": [{"line_id": ln["line_id"], "sku": ln["sku"], "qty": ln["qty"]} for ln in body["lines"]]})
+
+    def apply_pick(self, conn: Connection, body: dict, *, actor: str) -> None:
+        fo, order = self._order_for_fo(conn, body["fo_id"])
+        if fo is None or order is None:
+            raise LookupError(f"unknown fulfillment order {body['fo_id']}")
+        if fo["status"] == "released":
+            self.q.update_fo(conn, fo["fo_id"], status="picking")
+        if order["status"] in (lc.RELEASED, lc.ALLOCATED):
+            self.transition(conn, order, lc.PICKING, actor=actor, reason=f"first pick at {fo['site_id']}")
+
+    def apply_pack(self, conn: Connection, body: dict, *, actor: str) -> None:
+        fo, order = self._order_for_fo(conn, body["fo_id"])
+        if fo is None or order is None:
+            raise LookupError(f"unknown fulfillment order {body['fo_id']}")
+        self.q.update_fo(conn, fo["fo_id"], status="packed")
+        others = [f for f in self.q.fos_for_order(conn, order["order_id"])
+                  if f["fo_id"] != fo["fo_id"] and f["status"] in ("released", "picking")]
+        if not others and order["status"] in (lc.RELEASED, lc.PICKING):
+            self.transition(conn, order, lc.PACKED, actor=actor,
+                            reason=f"packed carton {body['carton']} ({body['weight_g']} g)")
+
+    def apply_short_pick(self, conn: Connection, body: dict, *, actor: str) -> None:
+        """Stock is not there: on_hand and the reservation drop; the missing units re-route or backorder."""
+        fo, order = self._order_for_fo(conn, body["fo_id"])
+        if fo is None or order is None:
+            raise LookupError(f"unknown fulfillment order {body['fo_id']}")
+        q = body["qty_short"]
+        fl = next((ln for ln in fo["lines"] if ln["line_id"] == body["line_id"]), None)
+        reserved_part = min(q, fl["qty_reserved"]) if fl else 0
+        self.stock_delta(conn, fo["merchant_id"], body["sku"], fo["site_id"], cause="short_pick", actor=actor,
+                         ref=fo["fo_id"], d_on_hand=-q, d_reserved=-reserved_part)
+        if fl is None:
+            return
+        short = min(q, fl["qty"] - fl["qty_shipped"])
+        self.q.update_fo_line(conn, fo["fo_id"], fl["line_id"], qty=fl["qty"] - short,
+                              qty_reserved=fl["qty_reserved"] - reserved_part)
+        self.q.update_line(conn, order["order_id"], fl["line_id"], qty_allocated=-short)
+        self.note(conn, order, "short_pick", actor=actor, reason=f"{short} x {body['sku']} short at {fo['site_id']}")
+        if short > 0 and order["status"] not in (lc.CANCELLED, lc.EXCEPTION):
+            got, back = self.allocate(conn, order, [(fl["line_id"], body["sku"], short)], actor=actor)
+            self.note(conn, order, "rerouted", actor=actor,
+                      reason=f"{got} unit(s) re-routed, {back} backordered after short pick")
+
+    def transfer_ship(self, conn: Connection, transfer: dict, lines: list[dict], *, actor: str) -> None:
+        for ln in lines:
+            self.stock_delta(conn, transfer["merchant_id"], ln["sku"], transfer["from_site"], cause="transfer_out",
+                             actor=actor, ref=transfer["transfer_id"], d_on_hand=-ln["qty"])
+            self.stock_delta(conn, transfer["merchant_id"], ln["sku"], transfer["to_site"], cause="transfer_out",
+                             actor=actor, ref=transfer["transfer_id"], d_in_transit=ln["qty"], webhook=False)
+        self.q.set_transfer_status(conn, transfer["transfer_id"], "shipped")
+
+    def transfer_receive(self, conn: Connection, transfer: dict, lines: list[dict], *, actor: str) -> None:
+        for ln in lines:
+            self.stock_delta(conn, transfer["merchant_id"], ln["sku"], transfer["to_site"], cause="transfer_in",
+                             actor=actor, ref=transfer["transfer_id"], d_in_transit=-ln["qty"], d_on_hand=ln["qty"])
+        self.q.set_transfer_status(conn, transfer["transfer_id"], "received")

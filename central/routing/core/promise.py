@@ -1,0 +1,157 @@
+"""Ship dates and promised delivery dates. Pure (the `holidays` package is data, no I/O).
+
+Rules:
+- A site ships on a *business day*: not Saturday/Sunday, not a public holiday of the site's
+  country/subdivision (``holidays`` package), not a site closure date, not a holiday of the carrier.
+- Ship date = today (site local date) when today is a business day and the local time is before
+  the site's cut-off for that service class; otherwise the next business day.
+  (Friday after cut-off => Monday.)
+- Promised date = ship date + N transit business days, counted with the same calendar
+  (a holiday on transit day 2 => delivered on day 3).
+- An order is *urgent* when it ships today and the cut-off is at most ``urgent_window_min`` away.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Callable, Iterable
+
+import holidays as holidays_pkg
+
+from central.routing.core.errors import NetworkDataError
+from central.routing.core.model import SiteInfo
+
+_OBSERVED = " (observed)"
+
+
+@lru_cache(maxsize=4096)
+def public_holidays(country: str, subdivision: str | None, year: int) -> frozenset:
+    """Dates of the public holidays of ``country``/``subdivision`` in ``year`` (cached)."""
+    try:
+        cal = holidays_pkg.country_holidays(country, subdiv=subdivision or None, years=year)
+    except (NotImplementedError, KeyError) as exc:
+        raise NetworkDataError(f"no holiday calendar for country {country!r} subdivision {subdivision!r}") from exc
+    return frozenset(d for d in cal if d.year == year)
+
+
+def check_calendar(country: str, subdivision: str | None) -> None:
+    """Raise NetworkDataError when the holidays package does not know this country/subdivision."""
+    try:
+        holidays_pkg.country_holidays(country, subdiv=subdivision or None, years=2026)
+    except (NotImplementedError, KeyError) as exc:
+        raise NetworkDataError(f"no holiday calendar for country {country!r} subdivision {subdivision!r}") from exc
+
+
+@lru_cache(maxsize=1024)
+def named_holidays(country: str, names: tuple[str, ...], year: int) -> frozenset:
+    """Dates in ``year`` of the named holidays (their "(observed)" days included), e.g. a carrier's."""
+    try:
+        cal = holidays_pkg.country_holidays(country, years=year)
+    except (NotImplementedError, KeyError) as exc:
+        raise NetworkDataError(f"no holiday calendar for country {country!r}") from exc
+    wanted = set(names)
+    out = set()
+    for d, label in cal.items():
+        for part in str(label).split(";"):
+            part = part.strip()
+            if part.endswith(_OBSERVED):
+                part = part[: -len(_OBSERVED)]
+            if part in wanted and d.year == year:
+                out.add(d)
+    return frozenset(out)
+
+
+@dataclass(frozen=True)
+class CarrierCalendar:
+    """Days a carrier neither picks up nor delivers: named public holidays plus explicit dates."""
+
+    carrier: str
+    country: str = "US"
+    names: tuple[str, ...] = ()
+    dates: frozenset = frozenset()
+
+    def is_holiday(self, d: dt.date) -> bool:
+        if d in self.dates:
+            return True
+        return bool(self.names) and d in named_holidays(self.country, self.names, d.year)
+
+
+NO_CARRIER_HOLIDAYS = CarrierCalendar(carrier="")
+
+
+def is_business_day(d: dt.date, site: SiteInfo, carrier: CarrierCalendar = NO_CARRIER_HOLIDAYS) -> bool:
+    if d.weekday() >= 5 or d in site.closures:
+        return False
+    if site.holiday_country and d in public_holidays(site.holiday_country, site.holiday_subdivision, d.year):
+        return False
+    return not carrier.is_holiday(d)
+
+
+def next_business_day(d: dt.date, is_bd: Callable[[dt.date], bool], limit: int = 60) -> dt.date:
+    """The first business day strictly after ``d``."""
+    for _ in range(limit):
+        d += dt.timedelta(days=1)
+        if is_bd(d):
+            return d
+    raise NetworkDataError(f"no business day within {limit} days after {d - dt.timedelta(days=limit)}")
+
+
+def add_business_days(start: dt.date, n: int, is_bd: Callable[[dt.date], bool]) -> dt.date:
+    d = start
+    for _ in range(n):
+        d = next_business_day(d, is_bd)
+    return d
+
+
+@dataclass(frozen=True)
+class Promise:
+    ship_date: dt.date
+    promised_date: dt.date
+    after_cutoff: bool      # today's cut-off missed (or today is not a business day)
+    urgent: bool            # ships today and the cut-off is close
+    ship_by: dt.datetime    # the cut-off moment on the ship date (aware, site local time)
+    minutes_to_cutoff: float
+
+
+def ship_date(site: SiteInfo, service_class: str, now: dt.datetime,
+              carrier: CarrierCalendar = NO_CARRIER_HOLIDAYS) -> tuple[dt.date, bool, dt.datetime, float]:
+    """(ship date, after_cutoff, ship_by, minutes until today's cut-off) for an order placed at ``now``."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    local = now.astimezone(site.tz)
+    today = local.date()
+    cut = site.cutoff(service_class)
+    cut_dt = dt.datetime.combine(today, cut, tzinfo=site.tz)
+    minutes = (cut_dt - local).total_seconds() / 60.0
+
+    def is_bd(d: dt.date) -> bool:
+        return is_business_day(d, site, carrier)
+
+    if is_bd(today) and minutes > 0:
+        return today, False, cut_dt, minutes
+    nxt = next_business_day(today, is_bd)
+    return nxt, True, dt.datetime.combine(nxt, cut, tzinfo=site.tz), minutes
+
+
+def promise(site: SiteInfo, service_class: str, transit_days: int, now: dt.datetime,
+            carrier: CarrierCalendar = NO_CARRIER_HOLIDAYS, urgent_window_min: float = 60) -> Promise:
+    """Ship date and promised delivery date for ``transit_days`` business days of transit."""
+    sd, after, ship_by, minutes = ship_date(site, service_class, now, carrier)
+    delivered = add_business_days(sd, transit_days, lambda d: is_business_day(d, site, carrier))
+    urgent = (not after) and minutes <= urgent_window_min
+    return Promise(sd, delivered, after, urgent, ship_by, minutes)
+
+
+def business_days_between(start: dt.date, end: dt.date, is_bd: Callable[[dt.date], bool]) -> int:
+    """Business days after ``start`` up to and including ``end`` (0 when end <= start)."""
+    n, d = 0, start
+    while d < end:
+        d += dt.timedelta(days=1)
+        if is_bd(d):
+            n += 1
+    return n
+
+
+def plain_business_day(d: dt.date, extra: Iterable[dt.date] = ()) -> bool:
+    return d.weekday() < 5 and d not in extra

@@ -1,0 +1,1004 @@
+"""Central's database: SQLAlchemy 2 Core on SQLite (embedded default) or PostgreSQL (psycopg 3).
+
+ALL of central's SQL lives here (the `sync_*` tables belong to ``sync.central_journal``).
+Schema versions are numbered steps recorded in ``schema_migrations``; ``create_all`` applies
+what is missing. SQLite runs in WAL mode with a busy timeout and takes the write lock at
+``BEGIN IMMEDIATE`` so concurrent writers queue instead of deadlocking; PostgreSQL relies on
+row locks taken in sorted (sku, site) order.
+"""
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime as _dt
+import hashlib
+import json
+import os
+import secrets
+import time
+from typing import Any, Iterable, Iterator
+
+from sqlalchemy import (BigInteger, Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text,
+                        UniqueConstraint, and_, create_engine, delete, event, func, insert, or_, select, text,
+                        update)
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from central.errors import StoreError
+
+metadata = MetaData()
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+schema_migrations = Table(
+    "schema_migrations", metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("name", String(100), nullable=False),
+    Column("applied_at", String(32), nullable=False),
+)
+
+merchants = Table(
+    "merchants", metadata,
+    Column("merchant_id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("routing_preference", String(20), nullable=False, server_default="speed"),
+    Column("created_at", String(32), nullable=False),
+)
+
+api_keys = Table(
+    "api_keys", metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("merchant_id", String(64), nullable=False, index=True),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("scope", String(10), nullable=False),
+    Column("label", String(200), nullable=False, server_default=""),
+    Column("created_at", String(32), nullable=False),
+    Column("revoked_at", String(32)),
+)
+
+skus = Table(
+    "skus", metadata,
+    Column("merchant_id", String(64), primary_key=True),
+    Column("sku", String(64), primary_key=True),
+    Column("description", String(300), nullable=False, server_default=""),
+    Column("weight_g", Integer, nullable=False, server_default="0"),
+    Column("length_mm", Integer, nullable=False, server_default="0"),
+    Column("width_mm", Integer, nullable=False, server_default="0"),
+    Column("height_mm", Integer, nullable=False, server_default="0"),
+    Column("lot_tracked", Boolean, nullable=False, server_default="0"),
+    Column("expiry_tracked", Boolean, nullable=False, server_default="0"),
+    Column("hazmat", Boolean, nullable=False, server_default="0"),
+    Column("requires_qc", Boolean, nullable=False, server_default="0"),
+    Column("updated_at", String(32), nullable=False),
+)
+
+sku_gtins = Table(
+    "sku_gtins", metadata,
+    Column("merchant_id", String(64), primary_key=True),
+    Column("gtin", String(14), primary_key=True),
+    Column("sku", String(64), nullable=False),
+)
+
+sites = Table(
+    "sites", metadata,
+    Column("site_id", String(12), primary_key=True),
+    Column("name", String(120), nullable=False),
+    Column("line1", String(200), nullable=False, server_default=""),
+    Column("city", String(100), nullable=False, server_default=""),
+    Column("region", String(100), nullable=False, server_default=""),
+    Column("postal_code", String(20), nullable=False, server_default=""),
+    Column("country", String(2), nullable=False),
+    Column("lat", Float, nullable=False),
+    Column("lon", Float, nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("cutoffs", Text, nullable=False, server_default="{}"),
+    Column("holiday_country", String(2)),
+    Column("holiday_subdivision", String(10)),
+    Column("capabilities", Text, nullable=False, server_default="[]"),
+    Column("service_regions", Text, nullable=False, server_default="[]"),
+    Column("capacity_per_day", Integer, nullable=False, server_default="0"),
+    Column("active", Boolean, nullable=False, server_default="1"),
+    # health, written by the sync runtime (heartbeats) and read by routing
+    Column("stale", Boolean, nullable=False, server_default="0"),
+    Column("sync_lag_s", Float, nullable=False, server_default="0"),
+    Column("printers_ok", Boolean, nullable=False, server_default="1"),
+    Column("last_heartbeat_at", String(40)),
+    Column("health_detail", String(500), nullable=False, server_default=""),
+    Column("updated_at", String(32), nullable=False),
+)
+
+merchant_sites = Table(
+    "merchant_sites", metadata,
+    Column("merchant_id", String(64), primary_key=True),
+    Column("site_id", String(12), primary_key=True),
+)
+
+inventory = Table(
+    "inventory", metadata,
+    Column("merchant_id", String(64), primary_key=True),
+    Column("sku", String(64), primary_key=True),
+    Column("site_id", String(12), primary_key=True),
+    Column("on_hand", Integer, nullable=False, server_default="0"),
+    Column("reserved", Integer, nullable=False, server_default="0"),
+    Column("safety_stock", Integer, nullable=False, server_default="0"),
+    Column("in_transit", Integer, nullable=False, server_default="0"),
+    Column("quarantine", Integer, nullable=False, server_default="0"),
+    Column("low_stock_threshold", Integer, nullable=False, server_default="0"),
+    Column("updated_at", String(32), nullable=False),
+)
+
+ledger = Table(
+    "ledger", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("merchant_id", String(64), nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("site_id", String(12), nullable=False),
+    Column("ts", String(32), nullable=False),
+    Column("cause", String(20), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("ref", String(120), nullable=False, server_default=""),
+    Column("d_on_hand", Integer, nullable=False, server_default="0"),
+    Column("d_reserved", Integer, nullable=False, server_default="0"),
+    Column("d_in_transit", Integer, nullable=False, server_default="0"),
+    Column("d_quarantine", Integer, nullable=False, server_default="0"),
+    Column("on_hand_after", Integer, nullable=False),
+    Column("reserved_after", Integer, nullable=False),
+    Index("ix_ledger_key", "merchant_id", "sku", "site_id", "id"),
+)
+
+orders = Table(
+    "orders", metadata,
+    Column("order_id", String(40), primary_key=True),
+    Column("merchant_id", String(64), nullable=False),
+    Column("channel", String(40), nullable=False),
+    Column("channel_order_id", String(120), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("held_from", String(20)),
+    Column("service", String(20), nullable=False),
+    Column("ship_to", Text, nullable=False),
+    Column("ship_to_name", String(200), nullable=False, server_default=""),
+    Column("gift_message", String(500)),
+    Column("note", String(500)),
+    Column("urgent", Boolean, nullable=False, server_default="0"),
+    Column("replacement_of", String(40)),
+    Column("request_hash", String(64), nullable=False),
+    Column("units", Integer, nullable=False, server_default="0"),
+    Column("promised_date", String(10)),
+    Column("sites", String(200), nullable=False, server_default=""),
+    Column("routing_log", Text, nullable=False, server_default="[]"),
+    Column("created_at", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    UniqueConstraint("merchant_id", "channel", "channel_order_id", name="uq_orders_channel"),
+    Index("ix_orders_list", "merchant_id", "created_at", "order_id"),
+    Index("ix_orders_status", "merchant_id", "status", "created_at", "order_id"),
+    Index("ix_orders_all", "created_at", "order_id"),
+    Index("ix_orders_status_all", "status", "created_at"),
+)
+
+order_lines = Table(
+    "order_lines", metadata,
+    Column("order_id", String(40), primary_key=True),
+    Column("line_id", String(80), primary_key=True),
+    Column("merchant_id", String(64), nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("qty", Integer, nullable=False),
+    Column("qty_allocated", Integer, nullable=False, server_default="0"),
+    Column("qty_backordered", Integer, nullable=False, server_default="0"),
+    Column("qty_shipped", Integer, nullable=False, server_default="0"),
+    Column("qty_cancelled", Integer, nullable=False, server_default="0"),
+)
+
+fulfillment_orders = Table(
+    "fulfillment_orders", metadata,
+    Column("fo_id", String(40), primary_key=True),
+    Column("order_id", String(40), nullable=False, index=True),
+    Column("merchant_id", String(64), nullable=False),
+    Column("site_id", String(12), nullable=False),
+    Column("service", String(20), nullable=False),
+    Column("carrier", String(40), nullable=False),
+    Column("carrier_service", String(60), nullable=False, server_default=""),
+    Column("tracking_number", String(60), nullable=False),
+    Column("promised_date", String(10), nullable=False),
+    Column("ship_by", String(40), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    Index("ix_fo_site", "site_id", "status"),
+)
+
+fo_lines = Table(
+    "fo_lines", metadata,
+    Column("fo_id", String(40), primary_key=True),
+    Column("line_id", String(80), primary_key=True),
+    Column("sku", String(64), nullable=False),
+    Column("qty", Integer, nullable=False),
+    Column("qty_reserved", Integer, nullable=False),
+    Column("qty_shipped", Integer, nullable=False, server_default="0"),
+)
+
+order_events = Table(
+    "order_events", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("order_id", String(40), nullable=False),
+    Column("merchant_id", String(64), nullable=False),
+    Column("ts", String(32), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("from_status", String(20)),
+    Column("to_status", String(20)),
+    Column("reason", String(500), nullable=False, server_default=""),
+    Column("detail", Text, nullable=False, server_default="{}"),
+    Index("ix_order_events_order", "order_id", "id"),
+)
+
+backorders = Table(
+    "backorders", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("merchant_id", String(64), nullable=False),
+    Column("order_id", String(40), nullable=False),
+    Column("line_id", String(80), nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("qty", Integer, nullable=False),
+    Column("status", String(12), nullable=False),  # open, filled, cancelled
+    Column("created_at", String(32), nullable=False),
+    Index("ix_backorders_open", "merchant_id", "sku", "status", "id"),
+)
+
+transfers = Table(
+    "transfers", metadata,
+    Column("transfer_id", String(80), primary_key=True),
+    Column("merchant_id", String(64), nullable=False, index=True),
+    Column("from_site", String(12), nullable=False),
+    Column("to_site", String(12), nullable=False),
+    Column("status", String(12), nullable=False),  # created, shipped, received, cancelled
+    Column("lines", Text, nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+)
+
+webhooks = Table(
+    "webhooks", metadata,
+    Column("webhook_id", String(40), primary_key=True),
+    Column("merchant_id", String(64), nullable=False, index=True),
+    Column("url", String(500), nullable=False),
+    Column("secret", String(200), nullable=False),
+    Column("events", Text, nullable=False),
+    Column("active", Boolean, nullable=False, server_default="1"),
+    Column("created_at", String(32), nullable=False),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("delivery_id", String(40), nullable=False, unique=True),
+    Column("webhook_id", String(40), nullable=False),
+    Column("merchant_id", String(64), nullable=False),
+    Column("event_type", String(40), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("status", String(12), nullable=False),  # pending, delivered, failed
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("last_status_code", Integer),
+    Column("last_error", String(500), nullable=False, server_default=""),
+    Column("created_at", String(32), nullable=False),
+    Column("delivered_at", String(32)),
+    Index("ix_deliveries_due", "status", "next_attempt_at"),
+    Index("ix_deliveries_hook", "webhook_id", "id"),
+)
+
+alerts = Table(
+    "alerts", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("merchant_id", String(64), nullable=False),
+    Column("kind", String(30), nullable=False),
+    Column("site_id", String(12)),
+    Column("sku", String(64)),
+    Column("message", String(500), nullable=False),
+    Column("detail", Text, nullable=False, server_default="{}"),
+    Column("created_at", String(32), nullable=False),
+    Column("resolved_at", String(32)),
+    Index("ix_alerts_merchant", "merchant_id", "id"),
+)
+
+# Numbered schema steps. Step 1 creates the tables above; later steps append here.
+MIGRATIONS: list[tuple[int, str]] = [(1, "initial schema")]
+
+
+def now_iso() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+_B32 = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_id(prefix: str) -> str:
+    """Time-ordered unique id (ULID layout, Crockford base32) with a readable prefix."""
+    n = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
+    chars = []
+    for _ in range(26):
+        chars.append(_B32[n & 31])
+        n >>= 5
+    return prefix + "".join(reversed(chars))
+
+
+def hash_key(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Deadlock / serialization failure (PostgreSQL) or busy/locked (SQLite): retry the transaction."""
+    orig = getattr(exc, "orig", None)
+    code = getattr(orig, "sqlstate", None)
+    if code in ("40P01", "40001"):
+        return True
+    msg = str(orig or exc).lower()
+    return "database is locked" in msg or "database is busy" in msg
+
+
+class CentralQueries:
+    """Every central query, as methods taking the caller's open ``Connection`` (no engine needed).
+
+    ``CentralStore`` adds the engine, transactions and schema management; sync handlers that get
+    a bare connection from the sync runtime use a plain ``CentralQueries()``.
+    """
+
+    @staticmethod
+    def _insert(conn: Connection, table):
+        if conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+            return pg_insert(table)
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+        return sqlite_insert(table)
+
+    # ---------------------------------------------------------------- merchants + keys
+    def upsert_merchant(self, conn: Connection, merchant_id: str, name: str) -> None:
+        stmt = self._insert(conn, merchants).values(merchant_id=merchant_id, name=name, created_at=now_iso())
+        conn.execute(stmt.on_conflict_do_update(index_elements=["merchant_id"], set_={"name": name}))
+
+    def get_merchant(self, conn: Connection, merchant_id: str) -> dict | None:
+        row = conn.execute(select(merchants).where(merchants.c.merchant_id == merchant_id)).mappings().first()
+        return dict(row) if row else None
+
+    def list_merchants(self, conn: Connection) -> list[dict]:
+        return [dict(r) for r in conn.execute(select(merchants).order_by(merchants.c.merchant_id)).mappings()]
+
+    def create_api_key(self, conn: Connection, merchant_id: str, scope: str, label: str = "") -> tuple[str, str]:
+        key_id = secrets.token_hex(6)
+        key = f"fsk_{key_id}_{secrets.token_urlsafe(24)}"
+        conn.execute(insert(api_keys).values(key_id=key_id, merchant_id=merchant_id, key_hash=hash_key(key),
+                                             scope=scope, label=label, created_at=now_iso()))
+        return key_id, key
+
+    def find_api_key(self, conn: Connection, key: str) -> dict | None:
+        row = conn.execute(select(api_keys).where(api_keys.c.key_hash == hash_key(key))).mappings().first()
+        return dict(row) if row else None
+
+    def revoke_api_key(self, conn: Connection, key_id: str) -> bool:
+        res = conn.execute(update(api_keys).where(api_keys.c.key_id == key_id, api_keys.c.revoked_at.is_(None))
+                           .values(revoked_at=now_iso()))
+        return res.rowcount == 1
+
+    def list_api_keys(self, conn: Connection, merchant_id: str | None = None) -> list[dict]:
+        q = select(api_keys.c.key_id, api_keys.c.merchant_id, api_keys.c.scope, api_keys.c.label,
+                   api_keys.c.created_at, api_keys.c.revoked_at).order_by(api_keys.c.created_at)
+        if merchant_id:
+            q = q.where(api_keys.c.merchant_id == merchant_id)
+        return [dict(r) for r in conn.execute(q).mappings()]
+
+    # ---------------------------------------------------------------- SKUs
+    def upsert_sku(self, conn: Connection, merchant_id: str, sku: dict) -> bool:
+        """Insert or update one SKU and its GTIN aliases; True when it was new."""
+        values = {k: sku[k] for k in ("description", "weight_g", "length_mm", "width_mm", "height_mm",
+                                      "lot_tracked", "expiry_tracked", "hazmat", "requires_qc")}
+        values["updated_at"] = now_iso()
+        res = conn.execute(update(skus).where(skus.c.merchant_id == merchant_id, skus.c.sku == sku["sku"])
+                           .values(**values))
+        created = res.rowcount == 0
+        if created:
+            conn.execute(insert(skus).values(merchant_id=merchant_id, sku=sku["sku"], **values))
+        conn.execute(delete(sku_gtins).where(sku_gtins.c.merchant_id == merchant_id, sku_gtins.c.sku == sku["sku"]))
+        for gtin in sku.get("gtins", []):
+            conn.execute(delete(sku_gtins).where(sku_gtins.c.merchant_id == merchant_id, sku_gtins.c.gtin == gtin))
+            conn.execute(insert(sku_gtins).values(merchant_id=merchant_id, gtin=gtin, sku=sku["sku"]))
+        return created
+
+    def get_sku(self, conn: Connection, merchant_id: str, sku: str) -> dict | None:
+        row = conn.execute(select(skus).where(skus.c.merchant_id == merchant_id, skus.c.sku == sku)).mappings().first()
+        if row is None:
+            return None
+        out = dict(row)
+        out["gtins"] = [r[0] for r in conn.execute(select(sku_gtins.c.gtin).where(
+            sku_gtins.c.merchant_id == merchant_id, sku_gtins.c.sku == sku).order_by(sku_gtins.c.gtin))]
+        return out
+
+    def list_skus(self, conn: Connection, merchant_id: str, *, after: str = "", limit: int = 100) -> list[dict]:
+        rows = conn.execute(select(skus).where(skus.c.merchant_id == merchant_id, skus.c.sku > after)
+                            .order_by(skus.c.sku).limit(limit)).mappings().all()
+        gt: dict[str, list[str]] = {}
+        if rows:
+            for g in conn.execute(select(sku_gtins.c.sku, sku_gtins.c.gtin).where(
+                    sku_gtins.c.merchant_id == merchant_id, sku_gtins.c.sku.in_([r["sku"] for r in rows]))
+                    .order_by(sku_gtins.c.gtin)):
+                gt.setdefault(g[0], []).append(g[1])
+        return [{**dict(r), "gtins": gt.get(r["sku"], [])} for r in rows]
+
+    def existing_skus(self, conn: Connection, merchant_id: str, wanted: Iterable[str]) -> dict[str, int]:
+        """{sku: weight_g} for the wanted SKUs that exist for this merchant."""
+        wanted = list(set(wanted))
+        if not wanted:
+            return {}
+        return {r[0]: r[1] for r in conn.execute(select(skus.c.sku, skus.c.weight_g).where(
+            skus.c.merchant_id == merchant_id, skus.c.sku.in_(wanted)))}
+
+    # ---------------------------------------------------------------- sites
+    def upsert_site(self, conn: Connection, site: dict) -> None:
+        values = dict(site)
+        values["cutoffs"] = _json(values.get("cutoffs", {}))
+        values["capabilities"] = _json(values.get("capabilities", []))
+        values["service_regions"] = _json(values.get("service_regions", []))
+        values["updated_at"] = now_iso()
+        site_id = values.pop("site_id")
+        res = conn.execute(update(sites).where(sites.c.site_id == site_id).values(**values))
+        if res.rowcount == 0:
+            conn.execute(insert(sites).values(site_id=site_id, **values))
+
+    def link_site(self, conn: Connection, merchant_id: str, site_id: str) -> None:
+        stmt = self._insert(conn, merchant_sites).values(merchant_id=merchant_id, site_id=site_id)
+        conn.execute(stmt.on_conflict_do_nothing(index_elements=["merchant_id", "site_id"]))
+
+    @staticmethod
+    def _site_row(row) -> dict:
+        out = dict(row)
+        for key in ("cutoffs", "capabilities", "service_regions"):
+            out[key] = json.loads(out[key])
+        return out
+
+    def list_sites(self, conn: Connection, merchant_id: str | None = None) -> list[dict]:
+        q = select(sites).order_by(sites.c.site_id)
+        if merchant_id is not None:
+            q = q.where(sites.c.site_id.in_(select(merchant_sites.c.site_id).where(
+                merchant_sites.c.merchant_id == merchant_id)))
+        return [self._site_row(r) for r in conn.execute(q).mappings()]
+
+    def get_site(self, conn: Connection, site_id: str, merchant_id: str | None = None) -> dict | None:
+        q = select(sites).where(sites.c.site_id == site_id)
+        if merchant_id is not None:
+            q = q.where(sites.c.site_id.in_(select(merchant_sites.c.site_id).where(
+                merchant_sites.c.merchant_id == merchant_id)))
+        row = conn.execute(q).mappings().first()
+        return self._site_row(row) if row else None
+
+    def site_merchants(self, conn: Connection, site_id: str) -> list[str]:
+        return [r[0] for r in conn.execute(select(merchant_sites.c.merchant_id).where(
+            merchant_sites.c.site_id == site_id))]
+
+    # ---------------------------------------------------------------- inventory
+    def ensure_inventory(self, conn: Connection, merchant_id: str, sku: str, site_id: str) -> None:
+        stmt = self._insert(conn, inventory).values(merchant_id=merchant_id, sku=sku, site_id=site_id, updated_at=now_iso())
+        conn.execute(stmt.on_conflict_do_nothing(index_elements=["merchant_id", "sku", "site_id"]))
+
+    def set_inventory_params(self, conn: Connection, merchant_id: str, sku: str, site_id: str, *,
+                             safety_stock: int | None = None, low_stock_threshold: int | None = None) -> None:
+        self.ensure_inventory(conn, merchant_id, sku, site_id)
+        values: dict[str, Any] = {"updated_at": now_iso()}
+        if safety_stock is not None:
+            values["safety_stock"] = safety_stock
+        if low_stock_threshold is not None:
+            values["low_stock_threshold"] = low_stock_threshold
+        conn.execute(update(inventory).where(inventory.c.merchant_id == merchant_id, inventory.c.sku == sku,
+                                             inventory.c.site_id == site_id).values(**values))
+
+    def get_inventory_row(self, conn: Connection, merchant_id: str, sku: str, site_id: str) -> dict | None:
+        row = conn.execute(select(inventory).where(inventory.c.merchant_id == merchant_id, inventory.c.sku == sku,
+                                                   inventory.c.site_id == site_id)).mappings().first()
+        return dict(row) if row else None
+
+    def inventory_for_skus(self, conn: Connection, merchant_id: str, sku_list: Iterable[str]) -> list[dict]:
+        sku_list = sorted(set(sku_list))
+        if not sku_list:
+            return []
+        return [dict(r) for r in conn.execute(select(inventory).where(
+            inventory.c.merchant_id == merchant_id, inventory.c.sku.in_(sku_list))
+            .order_by(inventory.c.sku, inventory.c.site_id)).mappings()]
+
+    def list_inventory(self, conn: Connection, merchant_id: str, *, after: str = "", limit: int = 100) -> list[dict]:
+        """Consolidated per SKU across sites (what a sales channel should show)."""
+        avail = inventory.c.on_hand - inventory.c.reserved - inventory.c.safety_stock
+        q = (select(inventory.c.sku,
+                    func.sum(inventory.c.on_hand).label("on_hand"),
+                    func.sum(inventory.c.reserved).label("reserved"),
+                    func.sum(inventory.c.safety_stock).label("safety_stock"),
+                    func.sum(inventory.c.in_transit).label("in_transit"),
+                    func.sum(inventory.c.quarantine).label("quarantine"),
+                    func.sum(_greatest0(avail)).label("available"))
+             .where(inventory.c.merchant_id == merchant_id, inventory.c.sku > after)
+             .group_by(inventory.c.sku).order_by(inventory.c.sku).limit(limit))
+        return [dict(r) for r in conn.execute(q).mappings()]
+
+    def backordered_by_sku(self, conn: Connection, merchant_id: str, sku_list: Iterable[str]) -> dict[str, int]:
+        sku_list = list(set(sku_list))
+        if not sku_list:
+            return {}
+        return {r[0]: int(r[1]) for r in conn.execute(
+            select(backorders.c.sku, func.sum(backorders.c.qty)).where(
+                backorders.c.merchant_id == merchant_id, backorders.c.status == "open",
+                backorders.c.sku.in_(sku_list)).group_by(backorders.c.sku))}
+
+    def try_reserve(self, conn: Connection, merchant_id: str, sku: str, site_id: str, qty: int) -> dict | None:
+        """THE oversell guard: one conditional UPDATE; returns the new row or None if not enough available."""
+        row = conn.execute(
+            update(inventory)
+            .where(inventory.c.merchant_id == merchant_id, inventory.c.sku == sku, inventory.c.site_id == site_id,
+                   inventory.c.on_hand - inventory.c.reserved - inventory.c.safety_stock >= qty)
+            .values(reserved=inventory.c.reserved + qty)
+            .returning(inventory.c.on_hand, inventory.c.reserved, inventory.c.safety_stock,
+                       inventory.c.low_stock_threshold)
+        ).first()
+        return dict(row._mapping) if row else None
+
+    def apply_delta(self, conn: Connection, merchant_id: str, sku: str, site_id: str, *, cause: str, actor: str,
+                    ref: str = "", d_on_hand: int = 0, d_reserved: int = 0, d_in_transit: int = 0,
+                    d_quarantine: int = 0) -> tuple[dict, dict]:
+        """Apply deltas to one inventory row and append the ledger row; returns (before, after)."""
+        self.ensure_inventory(conn, merchant_id, sku, site_id)
+        row = conn.execute(
+            update(inventory)
+            .where(inventory.c.merchant_id == merchant_id, inventory.c.sku == sku, inventory.c.site_id == site_id)
+            .values(on_hand=inventory.c.on_hand + d_on_hand, reserved=inventory.c.reserved + d_reserved,
+                    in_transit=inventory.c.in_transit + d_in_transit,
+                    quarantine=inventory.c.quarantine + d_quarantine, updated_at=now_iso())
+            .returning(inventory.c.on_hand, inventory.c.reserved, inventory.c.safety_stock, inventory.c.in_transit,
+                       inventory.c.quarantine, inventory.c.low_stock_threshold)
+        ).first()
+        after = dict(row._mapping)
+        before = dict(after, on_hand=after["on_hand"] - d_on_hand, reserved=after["reserved"] - d_reserved,
+                      in_transit=after["in_transit"] - d_in_transit, quarantine=after["quarantine"] - d_quarantine)
+        self.insert_ledger(conn, [dict(merchant_id=merchant_id, sku=sku, site_id=site_id, cause=cause, actor=actor,
+                                       ref=ref, d_on_hand=d_on_hand, d_reserved=d_reserved,
+                                       d_in_transit=d_in_transit, d_quarantine=d_quarantine,
+                                       on_hand_after=after["on_hand"], reserved_after=after["reserved"])])
+        return before, after
+
+    def insert_ledger(self, conn: Connection, rows: list[dict]) -> None:
+        if not rows:
+            return
+        ts = now_iso()
+        full = [{"ts": ts, "ref": "", "d_on_hand": 0, "d_reserved": 0, "d_in_transit": 0, "d_quarantine": 0, **r}
+                for r in rows]
+        conn.execute(insert(ledger), full)
+
+    def ledger_rows(self, conn: Connection, merchant_id: str, sku: str, site_id: str | None = None, *,
+                    limit: int = 200, before_id: int | None = None) -> list[dict]:
+        q = select(ledger).where(ledger.c.merchant_id == merchant_id, ledger.c.sku == sku)
+        if site_id:
+            q = q.where(ledger.c.site_id == site_id)
+        if before_id:
+            q = q.where(ledger.c.id < before_id)
+        return [dict(r) for r in conn.execute(q.order_by(ledger.c.id.desc()).limit(limit)).mappings()]
+
+    def all_ledger(self, conn: Connection) -> Iterator[dict]:
+        for r in conn.execute(select(ledger.c.merchant_id, ledger.c.sku, ledger.c.site_id, ledger.c.d_on_hand,
+                                     ledger.c.d_reserved, ledger.c.d_in_transit, ledger.c.d_quarantine)).mappings():
+            yield r
+
+    def all_inventory(self, conn: Connection) -> list[dict]:
+        return [dict(r) for r in conn.execute(select(inventory)).mappings()]
+
+    def site_on_hand(self, conn: Connection, site_id: str) -> dict[str, int]:
+        return {r[0]: int(r[1]) for r in conn.execute(
+            select(inventory.c.sku, func.sum(inventory.c.on_hand)).where(inventory.c.site_id == site_id)
+            .group_by(inventory.c.sku))}
+
+    # ---------------------------------------------------------------- orders
+    def find_order_by_channel(self, conn: Connection, merchant_id: str, channel: str, channel_order_id: str):
+        row = conn.execute(select(orders).where(orders.c.merchant_id == merchant_id, orders.c.channel == channel,
+                                                orders.c.channel_order_id == channel_order_id)).mappings().first()
+        return dict(row) if row else None
+
+    def insert_order(self, conn: Connection, order: dict, lines: list[dict]) -> None:
+        conn.execute(insert(orders).values(**order))
+        conn.execute(insert(order_lines), [dict(ln, order_id=order["order_id"], merchant_id=order["merchant_id"])
+                                           for ln in lines])
+
+    def get_order(self, conn: Connection, order_id: str, merchant_id: str | None = None, *,
+                  for_update: bool = False) -> dict | None:
+        q = select(orders).where(orders.c.order_id == order_id)
+        if merchant_id is not None:
+            q = q.where(orders.c.merchant_id == merchant_id)
+        if for_update and conn.dialect.name == "postgresql":
+            q = q.with_for_update()
+        row = conn.execute(q).mappings().first()
+        return dict(row) if row else None
+
+    def update_order(self, conn: Connection, order_id: str, **values) -> None:
+        values["updated_at"] = now_iso()
+        conn.execute(update(orders).where(orders.c.order_id == order_id).values(**values))
+
+    def order_lines(self, conn: Connection, order_id: str) -> list[dict]:
+        return [dict(r) for r in conn.execute(select(order_lines).where(order_lines.c.order_id == order_id)
+                                              .order_by(order_lines.c.line_id)).mappings()]
+
+    def update_line(self, conn: Connection, order_id: str, line_id: str, **deltas: int) -> None:
+        conn.execute(update(order_lines).where(order_lines.c.order_id == order_id, order_lines.c.line_id == line_id)
+                     .values(**{k: getattr(order_lines.c, k) + v for k, v in deltas.items()}))
+
+    def add_events(self, conn: Connection, events: list[dict]) -> None:
+        if not events:
+            return
+        ts = now_iso()
+        conn.execute(insert(order_events), [{"ts": ts, "reason": "", "from_status": None, "to_status": None,
+                                             **e, "detail": _json(e.get("detail", {}))} for e in events])
+
+    def order_events(self, conn: Connection, order_id: str) -> list[dict]:
+        out = []
+        for r in conn.execute(select(order_events).where(order_events.c.order_id == order_id)
+                              .order_by(order_events.c.id)).mappings():
+            d = dict(r)
+            d["detail"] = json.loads(d["detail"])
+            out.append(d)
+        return out
+
+    @staticmethod
+    def encode_cursor(created_at: str, order_id: str) -> str:
+        return base64.urlsafe_b64encode(f"{created_at}|{order_id}".encode()).decode().rstrip("=")
+
+    @staticmethod
+    def decode_cursor(cursor: str) -> tuple[str, str]:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created_at, order_id = raw.split("|", 1)
+        return created_at, order_id
+
+    def _order_filters(self, merchant_id: str | None, f: dict) -> list:
+        conds = []
+        if merchant_id is not None:
+            conds.append(orders.c.merchant_id == merchant_id)
+        if f.get("status"):
+            st = f["status"]
+            conds.append(orders.c.status.in_(st) if isinstance(st, (list, tuple)) else orders.c.status == st)
+        if f.get("channel"):
+            conds.append(orders.c.channel == f["channel"])
+        if f.get("service"):
+            conds.append(orders.c.service == f["service"])
+        if f.get("created_from"):
+            conds.append(orders.c.created_at >= f["created_from"])
+        if f.get("created_to"):
+            conds.append(orders.c.created_at < f["created_to"])
+        if f.get("site"):
+            conds.append(orders.c.order_id.in_(select(fulfillment_orders.c.order_id).where(
+                fulfillment_orders.c.site_id == f["site"])))
+        if f.get("q"):
+            q = f["q"]
+            hi = q + "\uffff"
+            conds.append(or_(orders.c.order_id == q,
+                             and_(orders.c.channel_order_id >= q, orders.c.channel_order_id < hi),
+                             and_(orders.c.ship_to_name >= q, orders.c.ship_to_name < hi)))
+        return conds
+
+    def list_orders(self, conn: Connection, merchant_id: str | None, filters: dict, *, limit: int = 50,
+                    cursor: str | None = None) -> tuple[list[dict], str | None]:
+        conds = self._order_filters(merchant_id, filters)
+        if cursor:
+            c_at, c_id = self.decode_cursor(cursor)
+            conds.append(or_(orders.c.created_at < c_at, and_(orders.c.created_at == c_at, orders.c.order_id < c_id)))
+        cols = [orders.c.order_id, orders.c.merchant_id, orders.c.channel, orders.c.channel_order_id, orders.c.status,
+                orders.c.service, orders.c.ship_to_name, orders.c.units, orders.c.promised_date, orders.c.sites,
+                orders.c.urgent, orders.c.created_at, orders.c.updated_at]
+        rows = conn.execute(select(*cols).where(*conds).order_by(orders.c.created_at.desc(), orders.c.order_id.desc())
+                            .limit(limit + 1)).mappings().all()
+        items = [dict(r) for r in rows[:limit]]
+        nxt = self.encode_cursor(items[-1]["created_at"], items[-1]["order_id"]) if len(rows) > limit else None
+        return items, nxt
+
+    def status_counts(self, conn: Connection, merchant_id: str | None, filters: dict | None = None) -> dict[str, int]:
+        f = dict(filters or {})
+        f.pop("status", None)
+        conds = self._order_filters(merchant_id, f)
+        return {r[0]: int(r[1]) for r in conn.execute(
+            select(orders.c.status, func.count()).where(*conds).group_by(orders.c.status))}
+
+    # ---------------------------------------------------------------- fulfillment orders
+    def insert_fo(self, conn: Connection, fo: dict, lines: list[dict]) -> None:
+        now = now_iso()
+        conn.execute(insert(fulfillment_orders).values(created_at=now, updated_at=now, **fo))
+        conn.execute(insert(fo_lines), [dict(ln, fo_id=fo["fo_id"]) for ln in lines])
+
+    def fos_for_order(self, conn: Connection, order_id: str) -> list[dict]:
+        fos = [dict(r) for r in conn.execute(select(fulfillment_orders).where(
+            fulfillment_orders.c.order_id == order_id).order_by(fulfillment_orders.c.created_at,
+                                                                fulfillment_orders.c.fo_id)).mappings()]
+        if fos:
+            by = {f["fo_id"]: f for f in fos}
+            for f in fos:
+                f["lines"] = []
+            for r in conn.execute(select(fo_lines).where(fo_lines.c.fo_id.in_(list(by))).order_by(
+                    fo_lines.c.fo_id, fo_lines.c.line_id)).mappings():
+                by[r["fo_id"]]["lines"].append(dict(r))
+        return fos
+
+    def get_fo(self, conn: Connection, fo_id: str) -> dict | None:
+        row = conn.execute(select(fulfillment_orders).where(fulfillment_orders.c.fo_id == fo_id)).mappings().first()
+        if row is None:
+            return None
+        fo = dict(row)
+        fo["lines"] = [dict(r) for r in conn.execute(select(fo_lines).where(fo_lines.c.fo_id == fo_id)
+                                                     .order_by(fo_lines.c.line_id)).mappings()]
+        return fo
+
+    def update_fo(self, conn: Connection, fo_id: str, **values) -> None:
+        values["updated_at"] = now_iso()
+        conn.execute(update(fulfillment_orders).where(fulfillment_orders.c.fo_id == fo_id).values(**values))
+
+    def update_fo_line(self, conn: Connection, fo_id: str, line_id: str, **values) -> None:
+        conn.execute(update(fo_lines).where(fo_lines.c.fo_id == fo_id, fo_lines.c.line_id == line_id).values(**values))
+
+    def delete_fo_line(self, conn: Connection, fo_id: str, line_id: str) -> None:
+        conn.execute(delete(fo_lines).where(fo_lines.c.fo_id == fo_id, fo_lines.c.line_id == line_id))
+
+    # ---------------------------------------------------------------- backorders
+    def add_backorder(self, conn: Connection, merchant_id: str, order_id: str, line_id: str, sku: str, qty: int):
+        conn.execute(insert(backorders).values(merchant_id=merchant_id, order_id=order_id, line_id=line_id, sku=sku,
+                                               qty=qty, status="open", created_at=now_iso()))
+
+    def open_backorders(self, conn: Connection, merchant_id: str, sku: str) -> list[dict]:
+        return [dict(r) for r in conn.execute(select(backorders).where(
+            backorders.c.merchant_id == merchant_id, backorders.c.sku == sku, backorders.c.status == "open")
+            .order_by(backorders.c.created_at, backorders.c.id)).mappings()]
+
+    def order_backorders(self, conn: Connection, order_id: str) -> list[dict]:
+        return [dict(r) for r in conn.execute(select(backorders).where(backorders.c.order_id == order_id)
+                                              .order_by(backorders.c.id)).mappings()]
+
+    def reduce_backorder(self, conn: Connection, backorder_id: int, qty: int) -> None:
+        conn.execute(update(backorders).where(backorders.c.id == backorder_id).values(qty=backorders.c.qty - qty))
+        conn.execute(update(backorders).where(backorders.c.id == backorder_id, backorders.c.qty <= 0)
+                     .values(status="filled"))
+
+    def cancel_backorders(self, conn: Connection, order_id: str) -> None:
+        conn.execute(update(backorders).where(backorders.c.order_id == order_id, backorders.c.status == "open")
+                     .values(status="cancelled"))
+
+    # ---------------------------------------------------------------- transfers
+    def insert_transfer(self, conn: Connection, t: dict) -> None:
+        now = now_iso()
+        conn.execute(insert(transfers).values(transfer_id=t["transfer_id"], merchant_id=t["merchant_id"],
+                                              from_site=t["from_site"], to_site=t["to_site"], status=t["status"],
+                                              lines=_json(t["lines"]), created_at=now, updated_at=now))
+
+    @staticmethod
+    def _transfer_row(r) -> dict:
+        d = dict(r)
+        d["lines"] = json.loads(d["lines"])
+        return d
+
+    def get_transfer(self, conn: Connection, transfer_id: str, merchant_id: str | None = None) -> dict | None:
+        q = select(transfers).where(transfers.c.transfer_id == transfer_id)
+        if merchant_id is not None:
+            q = q.where(transfers.c.merchant_id == merchant_id)
+        row = conn.execute(q).mappings().first()
+        return self._transfer_row(row) if row else None
+
+    def list_transfers(self, conn: Connection, merchant_id: str, limit: int = 100) -> list[dict]:
+        return [self._transfer_row(r) for r in conn.execute(select(transfers).where(
+            transfers.c.merchant_id == merchant_id).order_by(transfers.c.created_at.desc()).limit(limit)).mappings()]
+
+    def set_transfer_status(self, conn: Connection, transfer_id: str, status: str) -> None:
+        conn.execute(update(transfers).where(transfers.c.transfer_id == transfer_id)
+                     .values(status=status, updated_at=now_iso()))
+
+    # ---------------------------------------------------------------- webhooks
+    def insert_webhook(self, conn: Connection, merchant_id: str, url: str, events: list[str], secret: str) -> dict:
+        row = dict(webhook_id=new_id("wh_"), merchant_id=merchant_id, url=url, secret=secret, events=_json(events),
+                   active=True, created_at=now_iso())
+        conn.execute(insert(webhooks).values(**row))
+        return dict(row, events=events)
+
+    def list_webhooks(self, conn: Connection, merchant_id: str, event_type: str | None = None) -> list[dict]:
+        out = []
+        for r in conn.execute(select(webhooks).where(webhooks.c.merchant_id == merchant_id, webhooks.c.active.is_(True))
+                              .order_by(webhooks.c.created_at)).mappings():
+            d = dict(r)
+            d["events"] = json.loads(d["events"])
+            if event_type is None or event_type in d["events"]:
+                out.append(d)
+        return out
+
+    def get_webhook(self, conn: Connection, webhook_id: str, merchant_id: str) -> dict | None:
+        row = conn.execute(select(webhooks).where(webhooks.c.webhook_id == webhook_id,
+                                                  webhooks.c.merchant_id == merchant_id)).mappings().first()
+        if row is None:
+            return None
+        d = dict(row)
+        d["events"] = json.loads(d["events"])
+        return d
+
+    def deactivate_webhook(self, conn: Connection, webhook_id: str, merchant_id: str) -> bool:
+        return conn.execute(update(webhooks).where(webhooks.c.webhook_id == webhook_id,
+                                                   webhooks.c.merchant_id == merchant_id)
+                            .values(active=False)).rowcount == 1
+
+    def enqueue_delivery(self, conn: Connection, webhook_id: str, merchant_id: str, event_type: str,
+                         payload: dict) -> str:
+        delivery_id = new_id("dlv_")
+        conn.execute(insert(webhook_deliveries).values(
+            delivery_id=delivery_id, webhook_id=webhook_id, merchant_id=merchant_id, event_type=event_type,
+            payload=_json(payload), status="pending", attempts=0, next_attempt_at=time.time(), created_at=now_iso()))
+        return delivery_id
+
+    def due_deliveries(self, conn: Connection, now: float, limit: int = 50) -> list[dict]:
+        q = (select(webhook_deliveries, webhooks.c.url, webhooks.c.secret)
+             .join(webhooks, webhooks.c.webhook_id == webhook_deliveries.c.webhook_id)
+             .where(webhook_deliveries.c.status == "pending", webhook_deliveries.c.next_attempt_at <= now)
+             .order_by(webhook_deliveries.c.next_attempt_at, webhook_deliveries.c.id).limit(limit))
+        return [dict(r) for r in conn.execute(q).mappings()]
+
+    def record_delivery_attempt(self, conn: Connection, delivery_id: str, *, ok: bool, status_code: int | None,
+                                error: str, next_attempt_at: float | None, give_up: bool) -> None:
+        values: dict[str, Any] = {"attempts": webhook_deliveries.c.attempts + 1, "last_status_code": status_code,
+                                  "last_error": error[:500]}
+        if ok:
+            values.update(status="delivered", delivered_at=now_iso())
+        elif give_up:
+            values.update(status="failed")
+        else:
+            values.update(next_attempt_at=next_attempt_at)
+        conn.execute(update(webhook_deliveries).where(webhook_deliveries.c.delivery_id == delivery_id,
+                                                      webhook_deliveries.c.status == "pending").values(**values))
+
+    def list_deliveries(self, conn: Connection, webhook_id: str, merchant_id: str, limit: int = 100) -> list[dict]:
+        out = []
+        for r in conn.execute(select(webhook_deliveries).where(
+                webhook_deliveries.c.webhook_id == webhook_id, webhook_deliveries.c.merchant_id == merchant_id)
+                .order_by(webhook_deliveries.c.id.desc()).limit(limit)).mappings():
+            d = dict(r)
+            d["payload"] = json.loads(d["payload"])
+            d.pop("id")
+            out.append(d)
+        return out
+
+    # ---------------------------------------------------------------- alerts
+    def add_alert(self, conn: Connection, merchant_id: str, kind: str, message: str, *, site_id: str | None = None,
+                  sku: str | None = None, detail: dict | None = None) -> None:
+        conn.execute(insert(alerts).values(merchant_id=merchant_id, kind=kind, site_id=site_id, sku=sku,
+                                           message=message[:500], detail=_json(detail or {}), created_at=now_iso()))
+
+    def list_alerts(self, conn: Connection, merchant_id: str | None, limit: int = 100) -> list[dict]:
+        q = select(alerts).order_by(alerts.c.id.desc()).limit(limit)
+        if merchant_id is not None:
+            q = q.where(alerts.c.merchant_id == merchant_id)
+        out = []
+        for r in conn.execute(q).mappings():
+            d = dict(r)
+            d["detail"] = json.loads(d["detail"])
+            out.append(d)
+        return out
+
+    # ---------------------------------------------------------------- bench / maintenance helpers
+    def bulk_insert_orders(self, conn: Connection, rows: list[dict]) -> None:
+        conn.execute(insert(orders), rows)
+
+    def count_rows(self, conn: Connection, table_name: str) -> int:
+        table = metadata.tables[table_name]
+        return int(conn.execute(select(func.count()).select_from(table)).scalar())
+
+    def table_snapshot(self, conn: Connection) -> dict[str, int]:
+        """Row count of every central table (tests use it to prove bad input changed nothing)."""
+        return {name: self.count_rows(conn, name) for name in sorted(metadata.tables) if name != "schema_migrations"}
+
+
+
+class CentralStore(CentralQueries):
+    """Owns central's database. ``url``: SQLAlchemy URL, e.g. ``sqlite:///central.db`` or
+    ``postgresql+psycopg://user@host:port/db``."""
+
+    def __init__(self, url: str, *, pool_size: int = 20):
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            self.engine: Engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+                                                pool_size=pool_size, max_overflow=pool_size)
+            event.listen(self.engine, "connect", _sqlite_on_connect)
+            event.listen(self.engine, "begin", _sqlite_on_begin)
+        else:
+            self.engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        self.dialect = self.engine.dialect.name
+
+    # ---------------------------------------------------------------- lifecycle
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One write transaction (SQLite: BEGIN IMMEDIATE). Commits on success, rolls back on error."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction (SQLite: deferred, so it never blocks writers)."""
+        with self.engine.connect().execution_options(fs_read=True) as conn:
+            with conn.begin():
+                yield conn
+
+    def run(self, fn, *, retries: int = 8):
+        """Run ``fn(conn)`` in a write transaction, retrying on deadlock/busy."""
+        for attempt in range(retries):
+            try:
+                with self.transaction() as conn:
+                    return fn(conn)
+            except IntegrityError as exc:
+                # e.g. two requests inserting the same idempotency key: the re-run sees the winner's row
+                if attempt < 2:
+                    continue
+                raise StoreError(f"database integrity error: {exc.orig}") from exc
+            except (OperationalError, DBAPIError) as exc:
+                if attempt + 1 < retries and is_retryable(exc):
+                    time.sleep(0.005 * (2 ** attempt) * (0.5 + secrets.randbelow(100) / 100))
+                    continue
+                raise StoreError(f"database error: {exc.orig if hasattr(exc, 'orig') else exc}") from exc
+
+    def create_all(self) -> None:
+        """Create every table (central's and the sync journal's) and record schema versions."""
+        from sync import central_journal
+
+        metadata.create_all(self.engine)
+        central_journal.metadata.create_all(self.engine)
+        with self.transaction() as conn:
+            done = {r[0] for r in conn.execute(select(schema_migrations.c.version))}
+            for version, name in MIGRATIONS:
+                if version not in done:
+                    conn.execute(insert(schema_migrations).values(version=version, name=name, applied_at=now_iso()))
+
+    def schema_version(self) -> int:
+        with self.read() as conn:
+            return conn.execute(select(func.max(schema_migrations.c.version))).scalar() or 0
+
+    def drop_all(self) -> None:
+        from sync import central_journal
+
+        central_journal.metadata.drop_all(self.engine)
+        metadata.drop_all(self.engine)
+
+    def set_site_health(self, site_id: str, *, stale: bool, sync_lag_s: float, printers_ok: bool,
+                        last_heartbeat_at: str, detail: str) -> bool:
+        """Record a site's health (from heartbeats); routing avoids stale / printer-less / lagging sites."""
+        with self.transaction() as conn:
+            res = conn.execute(update(sites).where(sites.c.site_id == site_id).values(
+                stale=bool(stale), sync_lag_s=float(sync_lag_s), printers_ok=bool(printers_ok),
+                last_heartbeat_at=last_heartbeat_at, health_detail=(detail or "")[:500]))
+            return res.rowcount == 1
+
+    def analyze(self) -> None:
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("ANALYZE")
+            conn.commit()
+
+
+
+
+def _greatest0(expr):
+    from sqlalchemy import case
+
+    return case((expr > 0, expr), else_=0)
+
+
+def _sqlite_on_connect(dbapi_conn, _record) -> None:
+    dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (IMMEDIATE for writes)
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    if conn.get_execution_options().get("fs_read"):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+__all__ = ["CentralStore", "metadata", "new_id", "now_iso", "IntegrityError", "is_retryable", "text"]

@@ -1,0 +1,448 @@
+"""Central's web service: REST API under /api/v1, the ops order dashboard under /ops, /healthz.
+
+Views are thin: they parse the request, call ``CentralService`` and render JSON or a template.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import io
+import json
+import os
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, Flask, Response, g, jsonify, redirect, render_template, request, url_for
+from werkzeug.exceptions import HTTPException
+
+from central.core import lifecycle as lc
+from central.core import validation as v
+from central.errors import CentralError, Forbidden, Unauthorized, ValidationFailed
+from central.services import CentralService
+from central.store import CentralStore
+
+SCOPE_RANK = {"read": 0, "write": 1, "admin": 2}
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def error_body(code: str, message: str, fields: dict | None = None) -> dict:
+    err: dict[str, Any] = {"code": code, "message": message}
+    if fields:
+        err["fields"] = fields
+    return {"error": err}
+
+
+def create_app(cfg, store: CentralStore, *, service: CentralService | None = None) -> Flask:
+    app = Flask("central", template_folder=os.path.join(_HERE, "templates"),
+                static_folder=os.path.join(_HERE, "static"), static_url_path="/ops/static")
+    app.config["MAX_CONTENT_LENGTH"] = cfg.central.max_body_bytes
+    app.json.sort_keys = False
+    svc = service or CentralService(store, max_sync_lag_s=getattr(cfg.central, "max_sync_lag_s", 900.0))
+    app.extensions["central_service"] = svc
+    app.register_blueprint(api_blueprint(svc))
+    app.register_blueprint(ops_blueprint(svc))
+
+    @app.get("/healthz")
+    def healthz():
+        try:
+            version = store.schema_version()
+        except Exception as exc:  # noqa: BLE001 - health reports any database failure
+            return jsonify({"status": "error", "error": str(exc)}), 503
+        return jsonify({"status": "ok", "schema_version": version, "database": store.dialect})
+
+    @app.errorhandler(CentralError)
+    def central_error(exc: CentralError):
+        return jsonify(error_body(exc.code, exc.message, exc.fields)), exc.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large", 400: "bad_request",
+                 415: "unsupported_media_type"}
+        if request.path.startswith("/api/") or exc.code == 413:
+            msg = exc.description or exc.name
+            if exc.code == 413:
+                msg = f"request body larger than {cfg.central.max_body_bytes} bytes"
+            return jsonify(error_body(codes.get(exc.code or 500, "http_error"), msg)), exc.code
+        return exc
+
+    return app
+
+
+# ---------------------------------------------------------------------- API
+def _json_body() -> Any:
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        raise ValidationFailed("request body is empty", {"body": "a JSON object is required"})
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValidationFailed(f"malformed JSON: {exc}", {"body": f"malformed JSON: {exc}"}) from exc
+
+
+def _optional_json_body() -> Any:
+    raw = request.get_data(cache=True)
+    return _json_body() if raw.strip() else {}
+
+
+def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        val = int(raw)
+    except ValueError:
+        raise ValidationFailed(f"{name} must be an integer", {name: "must be an integer"}) from None
+    if not lo <= val <= hi:
+        raise ValidationFailed(f"{name} out of range", {name: f"must be between {lo} and {hi}"})
+    return val
+
+
+def _date_arg(name: str) -> str | None:
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    try:
+        if len(raw) == 10:
+            return _dt.date.fromisoformat(raw).isoformat()
+        parsed = _dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationFailed(f"{name} must be a date or datetime", {name: "must be YYYY-MM-DD or ISO 8601"}) from None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+    return parsed.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def order_filters() -> dict:
+    f: dict[str, Any] = {}
+    errs = {}
+    known = {"status", "channel", "site", "service", "created_from", "created_to", "q", "limit", "cursor", "merchant"}
+    for k in request.args:
+        if k not in known:
+            errs[k] = "unknown query parameter"
+    status = request.args.get("status")
+    if status:
+        wanted = status.split(",")
+        bad = [s for s in wanted if s not in lc.STATUSES]
+        if bad:
+            errs["status"] = f"must be one of {', '.join(lc.STATUSES)}"
+        f["status"] = wanted if len(wanted) > 1 else wanted[0]
+    service = request.args.get("service")
+    if service:
+        if service not in v.SERVICES:
+            errs["service"] = f"must be one of {', '.join(v.SERVICES)}"
+        f["service"] = service
+    for key, max_len in (("channel", 40), ("site", 12), ("q", 120)):
+        val = request.args.get(key)
+        if val:
+            if len(val) > max_len or any(ord(c) < 32 for c in val):
+                errs[key] = f"must be at most {max_len} printable characters"
+            f[key] = val
+    if errs:
+        raise ValidationFailed("invalid query", errs)
+    f["created_from"] = _date_arg("created_from")
+    f["created_to"] = _date_arg("created_to")
+    return f
+
+
+def api_blueprint(svc: CentralService) -> Blueprint:
+    bp = Blueprint("api", __name__, url_prefix="/api/v1")
+    store = svc.store
+
+    @bp.before_request
+    def authenticate():
+        if request.endpoint == "api.openapi":
+            return None
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Bearer ") or len(header) > 300:
+            raise Unauthorized("missing or malformed Authorization: Bearer <api key>")
+        with store.read() as conn:
+            key = store.find_api_key(conn, header[7:].strip())
+        if key is None or key["revoked_at"] is not None:
+            raise Unauthorized("unknown or revoked API key")
+        g.merchant_id = key["merchant_id"]
+        g.scope = key["scope"]
+        g.actor = f"api:{key['key_id']}"
+        return None
+
+    def needs(scope: str):
+        def deco(fn):
+            @wraps(fn)
+            def inner(*a, **kw):
+                if SCOPE_RANK[g.scope] < SCOPE_RANK[scope]:
+                    raise Forbidden(f"this API key has scope {g.scope!r}; {scope!r} is required")
+                return fn(*a, **kw)
+            return inner
+        return deco
+
+    @bp.get("/openapi.json")
+    def openapi():
+        from central.openapi import spec
+        return jsonify(spec())
+
+    # ---- orders
+    @bp.post("/orders")
+    @needs("write")
+    def create_order():
+        order, created = svc.create_order(g.merchant_id, _json_body(), actor=g.actor)
+        return jsonify(order), 201 if created else 200
+
+    @bp.get("/orders")
+    @needs("read")
+    def list_orders():
+        filters = order_filters()
+        limit = _int_arg("limit", 50, 1, 200)
+        items, nxt = svc.list_orders(g.merchant_id, filters, limit=limit, cursor=request.args.get("cursor") or None)
+        return jsonify({"items": items, "next_cursor": nxt})
+
+    @bp.get("/orders/<order_id>")
+    @needs("read")
+    def get_order(order_id):
+        return jsonify(svc.get_order(g.merchant_id, order_id))
+
+    @bp.get("/orders/<order_id>/events")
+    @needs("read")
+    def order_events(order_id):
+        return jsonify({"items": svc.order_timeline(g.merchant_id, order_id)})
+
+    @bp.post("/orders/<order_id>/cancel")
+    @needs("write")
+    def cancel(order_id):
+        body = _reason()
+        return jsonify(svc.cancel_order(g.merchant_id, order_id, body["reason"], actor=g.actor))
+
+    @bp.post("/orders/<order_id>/hold")
+    @needs("write")
+    def hold(order_id):
+        body = _reason(required=True)
+        return jsonify(svc.hold_order(g.merchant_id, order_id, body["reason"], actor=g.actor))
+
+    @bp.post("/orders/<order_id>/release")
+    @needs("write")
+    def release(order_id):
+        body = _reason()
+        return jsonify(svc.release_order(g.merchant_id, order_id, body["reason"], actor=g.actor))
+
+    @bp.post("/orders/<order_id>/address")
+    @needs("write")
+    def address(order_id):
+        return jsonify(svc.edit_address(g.merchant_id, order_id, _json_body(), actor=g.actor))
+
+    @bp.post("/orders/<order_id>/service")
+    @needs("write")
+    def service(order_id):
+        return jsonify(svc.change_service(g.merchant_id, order_id, _json_body(), actor=g.actor))
+
+    @bp.post("/orders/<order_id>/split")
+    @needs("write")
+    def split(order_id):
+        return jsonify(svc.split_order(g.merchant_id, order_id, _json_body(), actor=g.actor))
+
+    @bp.post("/orders/<order_id>/replacement")
+    @needs("write")
+    def replacement(order_id):
+        order, created = svc.create_replacement(g.merchant_id, order_id, _json_body(), actor=g.actor)
+        return jsonify(order), 201 if created else 200
+
+    @bp.post("/orders/import")
+    @needs("write")
+    def import_orders():
+        raw = request.get_data(cache=True)
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ValidationFailed("CSV must be UTF-8", {"body": "not UTF-8"}) from exc
+        if not text.strip():
+            raise ValidationFailed("empty CSV", {"body": "a CSV with a header row is required"})
+        return jsonify(svc.import_orders_csv(g.merchant_id, text, actor=g.actor))
+
+    # ---- inventory
+    @bp.get("/inventory")
+    @needs("read")
+    def inventory_list():
+        limit = _int_arg("limit", 100, 1, 500)
+        return jsonify({"items": svc.list_inventory(g.merchant_id, after=request.args.get("after", ""),
+                                                    limit=limit)})
+
+    @bp.get("/inventory/<sku>")
+    @needs("read")
+    def inventory_sku(sku):
+        return jsonify(svc.inventory_for_sku(g.merchant_id, sku))
+
+    @bp.get("/inventory/<sku>/ledger")
+    @needs("read")
+    def inventory_ledger(sku):
+        limit = _int_arg("limit", 200, 1, 1000)
+        rows = svc.ledger(g.merchant_id, sku, request.args.get("site") or None, limit=limit)
+        items = [{"id": r["id"], "ts": r["ts"], "site_id": r["site_id"], "cause": r["cause"], "actor": r["actor"],
+                  "ref": r["ref"], "d_on_hand": r["d_on_hand"], "d_reserved": r["d_reserved"],
+                  "d_in_transit": r["d_in_transit"], "d_quarantine": r["d_quarantine"],
+                  "on_hand_before": r["on_hand_after"] - r["d_on_hand"], "on_hand_after": r["on_hand_after"],
+                  "reserved_after": r["reserved_after"]} for r in rows]
+        return jsonify({"sku": sku, "items": items})
+
+    @bp.post("/inventory/<sku>/sites/<site_id>/adjust")
+    @needs("write")
+    def inventory_adjust(sku, site_id):
+        return jsonify(svc.adjust_inventory(g.merchant_id, sku, site_id, _json_body(), actor=g.actor))
+
+    # ---- sites + skus
+    @bp.get("/sites")
+    @needs("read")
+    def sites():
+        return jsonify({"items": svc.list_sites(g.merchant_id)})
+
+    @bp.get("/sites/<site_id>")
+    @needs("read")
+    def site(site_id):
+        return jsonify(svc.get_site(g.merchant_id, site_id))
+
+    @bp.get("/skus")
+    @needs("read")
+    def skus():
+        limit = _int_arg("limit", 100, 1, 500)
+        return jsonify({"items": svc.list_skus(g.merchant_id, after=request.args.get("after", ""), limit=limit)})
+
+    @bp.post("/skus")
+    @needs("write")
+    def sku_create():
+        item, created = svc.upsert_sku(g.merchant_id, _json_body())
+        return jsonify(item), 201 if created else 200
+
+    @bp.post("/skus/bulk")
+    @needs("write")
+    def sku_bulk():
+        return jsonify(svc.bulk_upsert_skus(g.merchant_id, _json_body()))
+
+    @bp.get("/skus/<sku>")
+    @needs("read")
+    def sku_get(sku):
+        return jsonify(svc.get_sku(g.merchant_id, sku))
+
+    @bp.put("/skus/<sku>")
+    @needs("write")
+    def sku_put(sku):
+        item, created = svc.upsert_sku(g.merchant_id, _json_body(), sku=sku)
+        return jsonify(item), 201 if created else 200
+
+    # ---- transfers
+    @bp.get("/transfers")
+    @needs("read")
+    def transfers():
+        return jsonify({"items": svc.list_transfers(g.merchant_id)})
+
+    @bp.post("/transfers")
+    @needs("write")
+    def transfer_create():
+        return jsonify(svc.create_transfer(g.merchant_id, _json_body(), actor=g.actor)), 201
+
+    @bp.get("/transfers/<transfer_id>")
+    @needs("read")
+    def transfer_get(transfer_id):
+        return jsonify(svc.get_transfer(g.merchant_id, transfer_id))
+
+    @bp.post("/transfers/<transfer_id>/ship")
+    @needs("write")
+    def transfer_ship(transfer_id):
+        return jsonify(svc.transfer_step(g.merchant_id, transfer_id, "ship", actor=g.actor))
+
+    @bp.post("/transfers/<transfer_id>/receive")
+    @needs("write")
+    def transfer_receive(transfer_id):
+        return jsonify(svc.transfer_step(g.merchant_id, transfer_id, "receive", actor=g.actor))
+
+    # ---- webhooks + alerts
+    @bp.get("/webhooks")
+    @needs("admin")
+    def webhooks():
+        return jsonify({"items": svc.list_webhooks(g.merchant_id)})
+
+    @bp.post("/webhooks")
+    @needs("admin")
+    def webhook_create():
+        hook = svc.subscribe_webhook(g.merchant_id, _json_body())
+        return jsonify({k: hook[k] for k in ("webhook_id", "url", "events", "secret", "active", "created_at")}), 201
+
+    @bp.delete("/webhooks/<webhook_id>")
+    @needs("admin")
+    def webhook_delete(webhook_id):
+        svc.delete_webhook(g.merchant_id, webhook_id)
+        return "", 204
+
+    @bp.get("/webhooks/<webhook_id>/deliveries")
+    @needs("admin")
+    def webhook_deliveries(webhook_id):
+        return jsonify({"items": svc.webhook_deliveries(g.merchant_id, webhook_id)})
+
+    @bp.get("/alerts")
+    @needs("read")
+    def alerts():
+        return jsonify({"items": svc.list_alerts(g.merchant_id)})
+
+    def _reason(required: bool = False) -> dict:
+        try:
+            return v.validate_reason(_optional_json_body(), required=required)
+        except v.Invalid as exc:
+            raise ValidationFailed(str(exc), exc.fields) from exc
+
+    return bp
+
+
+# ---------------------------------------------------------------------- ops dashboard
+STATUS_ORDER = ("received", "routed", "allocated", "released", "picking", "packed", "partially_shipped", "shipped",
+                "delivered", "backordered", "on_hold", "exception", "cancelled")
+
+
+def ops_blueprint(svc: CentralService) -> Blueprint:
+    bp = Blueprint("ops", __name__, url_prefix="/ops")
+
+    def filters_from_args() -> tuple[str | None, dict]:
+        merchant = request.args.get("merchant") or None
+        try:
+            f = order_filters()
+        except ValidationFailed:
+            f = {}
+        return merchant, {k: val for k, val in f.items() if val}
+
+    @bp.get("/")
+    def index():
+        return redirect(url_for("ops.orders"))
+
+    @bp.get("/orders")
+    def orders():
+        merchant, f = filters_from_args()
+        limit = 50
+        items, nxt = svc.list_orders(merchant, f, limit=limit, cursor=request.args.get("cursor") or None)
+        counts = svc.status_counts(merchant, f)
+        with svc.store.read() as conn:
+            merchants = svc.store.list_merchants(conn)
+        args = {k: val for k, val in request.args.items() if k != "cursor"}
+        return render_template("ops_orders.html", items=items, next_cursor=nxt, counts=counts,
+                               status_order=STATUS_ORDER, total=sum(counts.values()), args=args,
+                               merchants=merchants, sites=svc.list_sites(None), services=v.SERVICES,
+                               csv_url=url_for("ops.orders_csv", **args))
+
+    @bp.get("/orders.csv")
+    def orders_csv():
+        merchant, f = filters_from_args()
+        out = io.StringIO()
+        w = csv.writer(out)
+        cols = ["order_id", "merchant_id", "channel", "channel_order_id", "status", "service", "ship_to_name",
+                "units", "sites", "promised_date", "created_at", "updated_at"]
+        w.writerow(cols)
+        cursor = None
+        for _ in range(200):  # at most 200 pages x 200 = 40k rows per export
+            items, cursor = svc.list_orders(merchant, f, limit=200, cursor=cursor)
+            for it in items:
+                w.writerow([it[c] for c in cols])
+            if not cursor:
+                break
+        return Response(out.getvalue(), mimetype="text/csv",
+                        headers={"Content-Disposition": "attachment; filename=orders.csv"})
+
+    @bp.get("/orders/<order_id>")
+    def order_detail(order_id):
+        order = svc.get_order(None, order_id)
+        events = svc.order_timeline(None, order_id)
+        return render_template("ops_order.html", o=order, events=events)
+
+    return bp

@@ -1,0 +1,60 @@
+"""Floor services: each use case composes the pure rules (edge.core) with the store and devices.
+
+``Floor(cfg, store, ...)`` builds them all; the web app and the CLI use only this object.
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from edge.services.base import Actor, ScanGate, SYSTEM  # noqa: F401
+
+
+class Floor:
+    def __init__(self, cfg, store, *, weight_source=None, print_queue=None, clock: Callable[[], float] = time.monotonic):
+        from edge.services.auth import Auth
+        from edge.services.counting import Counting
+        from edge.services.packing import Packing
+        from edge.services.picking import Picking
+        from edge.services.receiving import Receiving
+        from edge.services.returns import Returns
+        from edge.services.shipping import Shipping
+        from edge.services.transfers import Transfers
+
+        self.full_cfg = cfg
+        self.cfg = cfg.edge
+        self.store = store
+        self.site_id = store.site_id
+        self.weight_source = weight_source
+        self.print_queue = print_queue
+        self.scan_gate = ScanGate(cfg.devices.scan_debounce_ms, clock)
+        self.auth = Auth(self)
+        self.receiving = Receiving(self)
+        self.picking = Picking(self)
+        self.packing = Packing(self)
+        self.shipping = Shipping(self)
+        self.counting = Counting(self)
+        self.transfers = Transfers(self)
+        self.returns = Returns(self)
+
+    def console_summary(self) -> dict:
+        """Everything the site manager's console shows, in one read transaction."""
+        from edge import store as db
+
+        def fn(conn):
+            return {
+                "ok": True, "site_id": self.site_id,
+                "orders_by_status": db.fo_status_counts(conn),
+                "open_orders": db.fos_by_status(conn, ["released", "picking", "picked", "packed"], 60),
+                "holds": db.fos_by_status(conn, ["on_hold", "cancelled"], 30),
+                "weight_holds": db.fos_by_status(conn, ["weight_hold"], 30),
+                "runs": db.runs_open(conn),
+                "short_picks": db.short_picks(conn, 30),
+                "print_jobs": db.print_jobs(conn, None, 30),
+                "print_states": db.print_state_counts(conn),
+                "exceptions": db.audit_rows(conn, ok=False, limit=30),
+                "counts": db.counts_recent(conn, 20),
+                "outbox_depth": db.outbox_depth(conn),
+                "next": "Resolve weight holds and exceptions first",
+            }
+        return self.store.read(fn)

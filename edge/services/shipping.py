@@ -1,0 +1,68 @@
+"""Shipping: confirm each carton by scanning its label; end-of-day manifest per carrier."""
+from __future__ import annotations
+
+import datetime as _dt
+
+from sync import edge_journal
+
+from edge import store as db
+from edge.errors import InvalidState, NotFound, WrongItem
+from edge.services.base import Actor, Service, scan, transition
+from edge.services.packing import _blocked
+
+
+class Shipping(Service):
+    def confirm(self, actor: Actor, fo_id: str, label_code: str) -> dict:
+        actor.require("packer")
+
+        def fn(conn):
+            s = scan(label_code)
+            fo = db.fo_get(conn, fo_id)
+            if fo is None:
+                raise NotFound(f"order {fo_id} is not an order of site {self.site_id}")
+            _blocked(conn, fo)
+            if fo["status"] != "packed":
+                raise InvalidState(f"order {fo_id} is {fo['status']}: only packed orders ship",
+                                   next="Finish packing (verify, weigh) first")
+            if s.text.strip() != fo["tracking_number"]:
+                raise WrongItem(f"label {s.text[:30]!r} is not this order's label {fo['tracking_number']}",
+                                next=f"Scan label {fo['tracking_number']}")
+            day = _dt.datetime.now(_dt.timezone.utc).date().isoformat()
+            manifest = db.manifest_open(conn, fo["carrier"], day)
+            shipped_at = db.now_iso()
+            lines = [{"line_id": ln["line_id"], "sku": ln["sku"], "qty": ln["picked"]}
+                     for ln in db.fo_lines(conn, fo_id) if ln["picked"] > 0]
+            transition(conn, fo, "shipped", shipped_at=shipped_at, manifest_id=manifest)
+            edge_journal.emit(conn, "shipment.shipped", {
+                "fo_id": fo_id, "order_id": fo["order_id"], "tracking_number": fo["tracking_number"], "carrier": fo["carrier"],
+                "service": fo["service"], "weight_g": int(fo["weight_g"] or 0), "lines": lines, "shipped_at": shipped_at},
+                merchant_id=fo["merchant_id"])
+            self.ok(conn, actor, "ship.confirm", f"fo:{fo_id}", tracking=fo["tracking_number"], manifest=manifest)
+            return {"ok": True, "fo_id": fo_id, "status": "shipped", "tracking_number": fo["tracking_number"],
+                    "manifest_id": manifest, "next": f"Put the parcel on the {fo['carrier']} cage; scan the next tote"}
+        return self.run(actor, "ship.confirm", f"fo:{fo_id}", fn, scan_code=label_code)
+
+    def close_manifest(self, actor: Actor, carrier: str) -> dict:
+        actor.require("manager")
+
+        def fn(conn):
+            m = db.manifest_open_for(conn, carrier)
+            if m is None:
+                raise NotFound(f"no open manifest for carrier {str(carrier)[:20]!r}")
+            shipments = db.manifest_shipments(conn, m["manifest_id"])
+            db.manifest_close(conn, m["manifest_id"], actor.username)
+            self.ok(conn, actor, "ship.manifest_close", f"manifest:{m['manifest_id']}", carrier=carrier,
+                    parcels=len(shipments))
+            return {"ok": True, "manifest_id": m["manifest_id"], "carrier": carrier, "day": m["day"],
+                    "parcels": len(shipments), "weight_g": sum(s["weight_g"] or 0 for s in shipments),
+                    "shipments": shipments, "next": f"Hand {len(shipments)} parcel(s) to {carrier} and get the driver's signature"}
+        return self.run(actor, "ship.manifest_close", f"carrier:{str(carrier)[:20]}", fn)
+
+    def manifest(self, manifest_id: str) -> dict:
+        def fn(conn):
+            m = db.manifest_get(conn, manifest_id)
+            if m is None:
+                raise NotFound(f"manifest {manifest_id} not found")
+            m["shipments"] = db.manifest_shipments(conn, manifest_id)
+            return m
+        return self.store.read(fn)

@@ -1,0 +1,116 @@
+// Handheld: keyboard-wedge scans arrive in #scan and end with Enter.
+(function () {
+  const $ = (id) => document.getElementById(id);
+  let token = sessionStorage.getItem("fs_token");
+  let mode = null, run = null, fo = null;
+
+  async function call(method, path, body) {
+    const r = await fetch(path, { method, headers: { "Content-Type": "application/json", "Authorization": "Bearer " + (token || "") },
+                                  body: body ? JSON.stringify(body) : undefined });
+    let data = {};
+    try { data = await r.json(); } catch (e) { data = { ok: false, message: "no answer from the edge (" + r.status + ")" }; }
+    if (r.status === 401 && mode !== "login") { show("login"); }
+    return data;
+  }
+  function flash(ok, text) {
+    const f = $("flash"); f.className = "flash " + (ok ? "ok" : "bad"); f.textContent = text;
+    if (!ok && navigator.vibrate) navigator.vibrate(300);
+  }
+  function show(which) {
+    mode = which;
+    for (const s of ["login", "home", "work"]) $(s).classList.toggle("hidden", s !== which);
+    const focus = which === "login" ? $("user") : which === "work" ? $("scan") : null;
+    if (focus) setTimeout(() => focus.focus(), 0);
+  }
+  function keepFocus() { if (mode === "work" && document.activeElement !== $("grams")) $("scan").focus(); }
+  document.addEventListener("click", () => setTimeout(keepFocus, 0));
+
+  function renderPick(d) {
+    run = d;
+    $("pickBtns").classList.remove("hidden"); $("packBtns").classList.add("hidden"); $("gramsRow").classList.add("hidden");
+    $("next").textContent = d.next || "";
+    $("alerts").innerHTML = (d.alerts || []).map((a) => '<div class="alert">' + esc(a) + "</div>").join("");
+    const t = d.task;
+    if (t) {
+      $("bigline").textContent = d.expect === "location" ? t.location : t.sku;
+      $("meta").textContent = (d.expect === "location" ? t.sku + " · " : "") + t.description + " · pick " + t.remaining +
+        (t.lot ? " · lot " + t.lot : "") + " · tote " + t.tote;
+    } else { $("bigline").textContent = "Done"; $("meta").textContent = ""; }
+    const p = d.progress || { units: 0, picked: 0 };
+    $("bar").style.width = (p.units ? Math.round(100 * p.picked / p.units) : 100) + "%";
+  }
+  function renderPack(d) {
+    fo = d;
+    $("pickBtns").classList.add("hidden"); $("packBtns").classList.remove("hidden"); $("gramsRow").classList.remove("hidden");
+    $("next").textContent = d.next || "";
+    $("alerts").innerHTML = "";
+    $("bigline").textContent = d.fo_id;
+    $("meta").textContent = d.lines.map((l) => l.sku + " " + l.packed + "/" + l.picked).join(" · ") +
+      (d.suggested_carton ? " · carton " + (d.carton || d.suggested_carton) : "");
+    const total = d.lines.reduce((a, l) => a + l.picked, 0), done = d.lines.reduce((a, l) => a + l.packed, 0);
+    $("bar").style.width = (total ? Math.round(100 * done / total) : 0) + "%";
+  }
+  function esc(s) { return String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c])); }
+
+  async function onScan(code) {
+    if (!code) return;
+    let d;
+    if (mode === "work" && run && !fo) {
+      d = await call("POST", "/api/pick/" + run.run_id + "/scan", { code, task_id: run.task ? run.task.task_id : null });
+      if (d.ok) { flash(true, "✔ " + code); renderPick(d); }
+      else { flash(false, "✘ " + (d.message || "refused")); if (d.error === "stale_task") reloadRun(); }
+    } else if (mode === "work" && fo === null && run === null) {
+      d = await call("POST", "/api/pack/start", { code });
+      if (d.ok) { flash(true, "✔ order " + d.fo_id); renderPack(d); } else flash(false, "✘ " + d.message);
+    } else if (mode === "work" && fo) {
+      if (fo.status === "packed") d = await call("POST", "/api/ship/" + fo.fo_id + "/confirm", { code });
+      else if (fo.to_verify === 0 && !fo.carton) d = await call("POST", "/api/pack/" + fo.fo_id + "/carton", { code });
+      else d = await call("POST", "/api/pack/" + fo.fo_id + "/scan", { code });
+      if (d.ok && d.status === "shipped") { flash(true, "✔ shipped " + d.tracking_number); fo = null; packStart(); }
+      else if (d.ok) { flash(true, "✔ " + code); renderPack(d); } else flash(false, "✘ " + d.message);
+    }
+  }
+  async function reloadRun() { if (run) { const d = await call("GET", "/api/pick/" + run.run_id); if (d.ok) renderPick(d); } }
+  async function pickStart() {
+    fo = null; show("work");
+    const d = await call("POST", "/api/pick/start", {});
+    if (d.ok) { renderPick(d); if (!d.run_id) { run = null; flash(true, d.next); show("home"); } } else flash(false, d.message);
+  }
+  function packStart() {
+    run = null; fo = null; show("work");
+    $("pickBtns").classList.add("hidden"); $("packBtns").classList.remove("hidden");
+    $("next").textContent = "Scan a tote or order"; $("bigline").textContent = ""; $("meta").textContent = ""; $("alerts").innerHTML = "";
+  }
+
+  $("scan").addEventListener("keydown", (e) => {
+    if (e.key === "Enter") { e.preventDefault(); const v = $("scan").value.trim(); $("scan").value = ""; onScan(v); }
+  });
+  $("pin").addEventListener("keydown", (e) => { if (e.key === "Enter") $("loginBtn").click(); });
+  $("user").addEventListener("keydown", (e) => { if (e.key === "Enter") $("pin").focus(); });
+  $("loginBtn").onclick = async () => {
+    const d = await call("POST", "/api/login", { username: $("user").value.trim(), pin: $("pin").value, device: "handheld" });
+    if (d.ok) { token = d.token; sessionStorage.setItem("fs_token", token); $("who").textContent = d.username + " · " + d.role;
+                $("pin").value = ""; flash(true, "Hello " + d.username); show("home"); }
+    else flash(false, d.message);
+  };
+  $("logout").onclick = () => { token = null; sessionStorage.removeItem("fs_token"); show("login"); };
+  $("goPick").onclick = pickStart;
+  $("goPack").onclick = packStart;
+  $("backBtn").onclick = $("backBtn2").onclick = () => { run = null; fo = null; show("home"); };
+  $("shortBtn").onclick = async () => {
+    if (!run || !run.task) return;
+    const d = await call("POST", "/api/pick/" + run.run_id + "/short", { task_id: run.task.task_id });
+    if (d.ok) { flash(true, "Short recorded: " + d.short.sku); renderPick(d); } else flash(false, d.message);
+  };
+  $("weighBtn").onclick = async () => {
+    if (!fo) return;
+    const grams = $("grams").value.trim();
+    const d = await call("POST", "/api/pack/" + fo.fo_id + "/weigh", grams ? { grams: parseInt(grams, 10) } : {});
+    if (d.ok) { flash(true, "✔ weight ok — labels printing"); renderPack(d); }
+    else { flash(false, "✘ " + d.message); if (d.fo_id) renderPack(d); $("gramsRow").classList.remove("hidden"); }
+  };
+  (async () => {
+    if (token) { const d = await call("GET", "/api/me"); if (d.ok) { $("who").textContent = d.username + " · " + d.role; show("home"); return; } }
+    show("login");
+  })();
+})();

@@ -1,0 +1,141 @@
+"""Fixtures for central tests: a clean CentralStore on SQLite AND on PostgreSQL, a seeded service."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from central.services import CentralService
+from central.store import CentralStore
+
+SITE_BASE = {"line1": "1 Dock Rd", "region": "", "capabilities": ["each"], "capacity_per_day": 0,
+             "cutoffs": {"ground": "17:00", "two_day": "15:00", "overnight": "13:00"}, "holiday_country": "US"}
+
+CATALOG = {
+    "merchant_id": "acme", "merchant_name": "Acme Outdoor",
+    "skus": [
+        {"sku": f"SKU-{i}", "description": f"Item {i}", "gtins": [], "weight_g": 100 * i, "length_mm": 100,
+         "width_mm": 80, "height_mm": 50, "lot_tracked": False, "expiry_tracked": False, "hazmat": False,
+         "requires_qc": False, "safety_stock": 0} for i in range(1, 6)
+    ],
+    "sites": [
+        dict(SITE_BASE, site_id="EWR1", name="Newark", city="Newark", region="NJ", postal_code="07102", country="US",
+             lat=40.7357, lon=-74.1724, timezone="America/New_York", holiday_subdivision="NJ"),
+        dict(SITE_BASE, site_id="LAX1", name="Los Angeles", city="Los Angeles", region="CA", postal_code="90021",
+             country="US", lat=34.0289, lon=-118.2387, timezone="America/Los_Angeles", holiday_subdivision="CA"),
+    ],
+    "stock": [{"site_id": "EWR1", "sku": "SKU-1", "qty": 10}, {"site_id": "LAX1", "sku": "SKU-1", "qty": 5},
+              {"site_id": "EWR1", "sku": "SKU-2", "qty": 4}, {"site_id": "LAX1", "sku": "SKU-3", "qty": 2}],
+}
+CATALOG_B = {"merchant_id": "bolt", "merchant_name": "Bolt Bikes",
+             "skus": [dict(CATALOG["skus"][0], sku="SKU-1", description="Bolt item")],
+             "sites": [CATALOG["sites"][0]], "stock": [{"site_id": "EWR1", "sku": "SKU-1", "qty": 7}]}
+
+ADDRESS = {"name": "Dana Smith", "line1": "350 5th Ave", "city": "New York", "region": "NY",
+           "postal_code": "10118", "country": "US"}
+
+
+def order_payload(coid: str, lines, **extra) -> dict:
+    return {"channel": "web", "channel_order_id": coid, "ship_to": dict(ADDRESS),
+            "lines": [{"sku": s, "qty": q} for s, q in lines], **extra}
+
+
+def _fresh(store: CentralStore) -> CentralStore:
+    store.drop_all()
+    store.create_all()
+    return store
+
+
+@pytest.fixture(scope="session")
+def central_pg_url(request):
+    """The shared throwaway PostgreSQL (``postgres_url``); if that fixture cannot start its cluster
+    (e.g. `createdb` not next to `initdb`), a private one started the same way with the binaries
+    resolved through symlinks."""
+    try:
+        yield request.getfixturevalue("postgres_url")
+        return
+    except Exception:  # noqa: BLE001 - fall back to our own cluster below
+        pass
+    yield from _own_cluster()
+
+
+def _own_cluster():
+    import glob
+    import os
+    import pwd
+    import shutil
+    import subprocess
+    import tempfile
+
+    from tests.support import free_port, wait_for_port
+
+    dirs = sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
+    if not dirs:
+        pytest.fail("PostgreSQL is not installed (apt-get install postgresql)")
+    bindir = dirs[0]
+    base = tempfile.mkdtemp(prefix="floorsync-central-pg-")
+    datadir = os.path.join(base, "data")
+    port = free_port()
+    run_as: list[str] = []
+    if os.geteuid() == 0:
+        pw = pwd.getpwnam("postgres")
+        os.chown(base, pw.pw_uid, pw.pw_gid)
+        run_as = ["runuser", "-u", "postgres", "--"]
+    subprocess.run(run_as + [f"{bindir}/initdb", "-D", datadir, "-U", "postgres", "-A", "trust", "--no-sync"],
+                   check=True, stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(run_as + [f"{bindir}/postgres", "-D", datadir, "-p", str(port), "-h", "127.0.0.1",
+                                      "-k", base, "-c", "fsync=off", "-c", "max_connections=200",
+                                      "-c", "synchronous_commit=off"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, timeout=30)
+        subprocess.run(run_as + [f"{bindir}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
+                                 "central_test"], check=True)
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/central_test"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def central_store(request, tmp_path):
+    """A CentralStore with an empty schema, once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        store = CentralStore(f"sqlite:///{tmp_path}/central.db")
+    else:
+        store = CentralStore(request.getfixturevalue("central_pg_url"))
+    _fresh(store)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def sqlite_store(tmp_path):
+    store = CentralStore(f"sqlite:///{tmp_path}/central.db")
+    store.create_all()
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def svc(central_store):
+    service = CentralService(central_store)
+    service.seed_catalog(copy.deepcopy(CATALOG))
+    service.seed_catalog(copy.deepcopy(CATALOG_B))
+    return service
+
+
+def inv(service: CentralService, merchant: str, sku: str) -> dict:
+    return {s["site_id"]: s for s in service.inventory_for_sku(merchant, sku)["sites"]}
+
+
+def outbox(store: CentralStore, site_id: str, skip=("sku.upsert",)) -> list:
+    """Down events queued for a site (catalog sync events from seeding left out)."""
+    from sync import central_journal
+
+    with store.read() as conn:
+        return [e for e in central_journal.pending_for_site(conn, site_id) if e.type not in skip]
