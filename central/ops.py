@@ -43,6 +43,7 @@ class Ops:
         self.max_sync_lag_s = max_sync_lag_s
         self.site_cache_s = site_cache_s
         self._site_cache: dict[str, tuple[float, list[dict]]] = {}
+        self._sku_cache: dict[str, dict[str, int]] = {}
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ helpers
@@ -117,15 +118,20 @@ class Ops:
 
         A lost race (the UPDATE matched no row) re-routes the affected lines with fresh numbers;
         what still cannot be placed becomes a backorder. Returns (allocated_units, backordered_units).
+
+        With ``order["_new"]`` (intake: the order row is inserted afterwards by the caller) line and
+        order columns are only updated in memory (``order["_lines"]``, ``sites``, ``promised_date``,
+        ``routing_log``, ``_fos``, ``_backorders``); otherwise they are written here in batches.
         """
         m = order["merchant_id"]
         now = now or _dt.datetime.now(_dt.timezone.utc)
         sites = self.merchant_sites(conn, m)
         if weights is None:
-            weights = self.q.existing_skus(conn, m, {sku for _, sku, _ in need})
+            weights = self.sku_weights(conn, m, {sku for _, sku, _ in need})
         allocated = 0
         remaining = list(need)
         logs = []
+        line_changes: dict[str, list[int]] = {}
         for attempt in range(3):
             if not remaining:
                 break
@@ -154,6 +160,8 @@ class Ops:
             self.q.insert_ledger(conn, ledger_rows)
             for i, lines in sorted(won.items()):
                 self.create_fo(conn, order, plan.shipments[i], lines)
+                for l_id, _sku, q in lines:
+                    line_changes.setdefault(l_id, [0, 0])[0] += q
                 allocated += sum(q for _, _, q in lines)
             if lost:
                 log_event(logger, "reservation_race_lost", order_id=order["order_id"], lines=len(lost))
@@ -162,32 +170,66 @@ class Ops:
                 break  # nothing changed since routing: what is unplaced stays unplaced
         backordered = 0
         if remaining and backorder_rest:
+            ts = None
             for line_id, sku, qty in remaining:
                 self.q.add_backorder(conn, m, order["order_id"], line_id, sku, qty)
-                self.q.update_line(conn, order["order_id"], line_id, qty_backordered=qty)
+                line_changes.setdefault(line_id, [0, 0])[1] += qty
                 backordered += qty
-        if logs:
-            prev = json.loads(order.get("routing_log") or "[]")
-            order["routing_log"] = json.dumps(prev + logs)
-            self.q.update_order(conn, order["order_id"], routing_log=order["routing_log"])
+                if order.get("_new"):
+                    from central.store import now_iso
+                    ts = ts or now_iso()
+                    order.setdefault("_backorders", []).append(
+                        {"line_id": line_id, "sku": sku, "qty": qty, "status": "open", "created_at": ts})
+        prev = json.loads(order.get("routing_log") or "[]")
+        order["routing_log"] = json.dumps(prev + logs)
+        if order.get("_new"):
+            for ln in order["_lines"]:
+                a, b = line_changes.get(ln["line_id"], (0, 0))
+                ln["qty_allocated"] += a
+                ln["qty_backordered"] += b
+        else:
+            self.q.add_line_allocations(conn, order["order_id"], [(l, a, b) for l, (a, b) in line_changes.items()])
+            self.q.update_order(conn, order["order_id"], routing_log=order["routing_log"], sites=order.get("sites", ""),
+                                promised_date=order.get("promised_date"))
         return allocated, backordered
+
+    def sku_weights(self, conn: Connection, merchant_id: str, wanted: set[str]) -> dict[str, int]:
+        """{sku: weight_g} of the wanted SKUs that exist (cached per process; SKUs are never deleted)."""
+        with self._lock:
+            cache = self._sku_cache.setdefault(merchant_id, {})
+            hit = {s: cache[s] for s in wanted if s in cache}
+        if len(hit) == len(wanted):
+            return hit
+        found = self.q.existing_skus(conn, merchant_id, wanted)
+        with self._lock:
+            self._sku_cache.setdefault(merchant_id, {}).update(found)
+        return found
+
+    def invalidate_skus(self, merchant_id: str | None = None) -> None:
+        with self._lock:
+            if merchant_id is None:
+                self._sku_cache.clear()
+            else:
+                self._sku_cache.pop(merchant_id, None)
 
     def create_fo(self, conn: Connection, order: dict, sh: PlannedShipment, lines: list[tuple[str, str, int]],
                   *, status: str = "released") -> str:
         fo_id = new_id("FO")
         tracking = tracking_number(sh.carrier, fo_id)
-        self.q.insert_fo(conn, dict(fo_id=fo_id, order_id=order["order_id"], merchant_id=order["merchant_id"],
-                                    site_id=sh.site_id, service=sh.service, carrier=sh.carrier,
-                                    carrier_service=sh.carrier_service, tracking_number=tracking,
-                                    promised_date=sh.promised_date, ship_by=sh.ship_by, status=status),
-                         [dict(line_id=l_id, sku=sku, qty=q, qty_reserved=q) for l_id, sku, q in lines])
-        for l_id, _sku, q in lines:
-            self.q.update_line(conn, order["order_id"], l_id, qty_allocated=q)
+        fo = dict(fo_id=fo_id, order_id=order["order_id"], merchant_id=order["merchant_id"], site_id=sh.site_id,
+                  service=sh.service, carrier=sh.carrier, carrier_service=sh.carrier_service,
+                  tracking_number=tracking, promised_date=sh.promised_date, ship_by=sh.ship_by, status=status)
+        fo_lines = [dict(line_id=l_id, sku=sku, qty=q, qty_reserved=q) for l_id, sku, q in lines]
+        self.q.insert_fo(conn, fo, fo_lines)
         sites_now = sorted(set(filter(None, (order.get("sites") or "").split(","))) | {sh.site_id})
         order["sites"] = ",".join(sites_now)
-        promised = max(filter(None, [order.get("promised_date"), sh.promised_date]))
-        order["promised_date"] = promised
-        self.q.update_order(conn, order["order_id"], sites=order["sites"], promised_date=promised)
+        order["promised_date"] = max(filter(None, [order.get("promised_date"), sh.promised_date]))
+        if order.get("_new"):
+            from central.store import now_iso
+            ts = now_iso()
+            view = {k: v for k, v in fo.items() if k not in ("order_id", "merchant_id")}
+            view.update(created_at=ts, updated_at=ts, lines=[dict(ln, qty_shipped=0) for ln in fo_lines])
+            order.setdefault("_fos", []).append(view)
         if status == "released":
             self.emit_release(conn, order, {"fo_id": fo_id, "site_id": sh.site_id, "service": sh.service,
                                             "carrier": sh.carrier, "tracking_number": tracking,
@@ -206,23 +248,25 @@ class Ops:
             "lines": [{"line_id": ln["line_id"], "sku": ln["sku"], "qty": ln["qty"]} for ln in fo["lines"]],
         }, merchant_id=order["merchant_id"])
 
+    def settle_events(self, order: dict, allocated: int, backordered: int, *, actor: str) -> list[dict]:
+        """Walk the lifecycle after an allocation pass in memory; returns the timeline events."""
+        events = []
+        for target, kind, reason in lc.allocation_path(order["status"], allocated, backordered):
+            events.append({"order_id": order["order_id"], "merchant_id": order["merchant_id"], "actor": actor,
+                           "kind": kind, "from_status": order["status"] if kind == target else None,
+                           "to_status": target if kind == target else None, "reason": reason})
+            if kind == target:
+                order["status"] = target
+        return events
+
     def settle_after_allocation(self, conn: Connection, order: dict, allocated: int, backordered: int, *,
                                 actor: str) -> None:
-        """Walk the lifecycle after an allocation pass (timeline gets every step)."""
-        if allocated > 0:
-            for step in (lc.ROUTED, lc.ALLOCATED, lc.RELEASED):
-                if order["status"] == step:
-                    continue
-                if lc.can_transition(order["status"], step):
-                    self.transition(conn, order, step, actor=actor,
-                                    reason="" if step != lc.RELEASED else "released to site")
-            if backordered:
-                self.note(conn, order, "backordered_lines", actor=actor, reason=f"{backordered} unit(s) backordered")
-        elif backordered:
-            if order["status"] != lc.BACKORDERED:
-                self.transition(conn, order, lc.BACKORDERED, actor=actor, reason="no site can fill it now")
-            else:
-                self.note(conn, order, "backordered_lines", actor=actor, reason=f"{backordered} unit(s) backordered")
+        """Walk the lifecycle after an allocation pass (timeline gets every step), one UPDATE."""
+        before = order["status"]
+        events = self.settle_events(order, allocated, backordered, actor=actor)
+        if order["status"] != before:
+            self.q.update_order(conn, order["order_id"], status=order["status"])
+        self.q.add_events(conn, events)
 
     # ------------------------------------------------------------------ reservations / backorders
     def release_fo(self, conn: Connection, fo: dict, *, cause: str, actor: str, ref: str) -> list[str]:

@@ -149,7 +149,8 @@ class CentralService:
                 open_qty = ln["qty"] - ln["qty_shipped"] - ln["qty_cancelled"]
                 if open_qty:
                     self.store.update_line(conn, order_id, ln["line_id"], qty_cancelled=open_qty,
-                                           qty_backordered=-ln["qty_backordered"])
+                                           qty_backordered=-ln["qty_backordered"],
+                                           qty_allocated=-max(0, ln["qty_allocated"] - ln["qty_shipped"]))
             self.ops.transition(conn, order, lc.CANCELLED, actor=actor, reason=reason)
             self.ops.notify(conn, merchant_id, "order.cancelled", {
                 "order_id": order_id, "channel_order_id": order["channel_order_id"], "reason": reason})

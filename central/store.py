@@ -14,6 +14,7 @@ import datetime as _dt
 import hashlib
 import json
 import os
+import re
 import secrets
 import time
 from typing import Any, Iterable, Iterator
@@ -338,6 +339,58 @@ def is_retryable(exc: BaseException) -> bool:
     return "database is locked" in msg or "database is busy" in msg
 
 
+# ---------------------------------------------------------------------------------------------
+# Hot-path statements as plain SQL (":name" parameters), run through ``exec_driver_sql`` so the
+# intake path skips SQLAlchemy's statement building; the same text serves SQLite and PostgreSQL
+# (converted once to psycopg's "%(name)s" style).
+ORDER_COLS = ("order_id", "merchant_id", "channel", "channel_order_id", "status", "held_from", "service", "ship_to",
+              "ship_to_name", "gift_message", "note", "urgent", "replacement_of", "request_hash", "units",
+              "promised_date", "sites", "routing_log", "created_at", "updated_at")
+INVENTORY_COLS = ("merchant_id", "sku", "site_id", "on_hand", "reserved", "safety_stock", "in_transit", "quarantine",
+                  "low_stock_threshold", "updated_at")
+_FAST_SQL = {
+    "reserve": "UPDATE inventory SET reserved = reserved + :q WHERE merchant_id = :m AND sku = :sku AND "
+               "site_id = :site AND on_hand - reserved - safety_stock >= :q "
+               "RETURNING on_hand, reserved, safety_stock, low_stock_threshold",
+    "ledger_insert": "INSERT INTO ledger (merchant_id, sku, site_id, ts, cause, actor, ref, d_on_hand, d_reserved, "
+                     "d_in_transit, d_quarantine, on_hand_after, reserved_after) VALUES (:merchant_id, :sku, "
+                     ":site_id, :ts, :cause, :actor, :ref, :d_on_hand, :d_reserved, :d_in_transit, :d_quarantine, "
+                     ":on_hand_after, :reserved_after)",
+    "order_by_channel": "SELECT order_id, request_hash FROM orders WHERE merchant_id = :m AND channel = :c AND "
+                        "channel_order_id = :co",
+    "order_insert": "INSERT INTO orders (" + ", ".join(ORDER_COLS) + ") VALUES (" +
+                    ", ".join(":" + c for c in ORDER_COLS) + ")",
+    "line_insert": "INSERT INTO order_lines (order_id, line_id, merchant_id, sku, qty, qty_allocated, qty_backordered, "
+                   "qty_shipped, qty_cancelled) VALUES (:order_id, :line_id, :merchant_id, :sku, :qty, :qty_allocated, "
+                   ":qty_backordered, 0, 0)",
+    "line_alloc": "UPDATE order_lines SET qty_allocated = qty_allocated + :a, qty_backordered = qty_backordered + :b "
+                  "WHERE order_id = :o AND line_id = :l",
+    "event_insert": "INSERT INTO order_events (order_id, merchant_id, ts, actor, kind, from_status, to_status, reason, "
+                    "detail) VALUES (:order_id, :merchant_id, :ts, :actor, :kind, :from_status, :to_status, :reason, "
+                    ":detail)",
+    "fo_insert": "INSERT INTO fulfillment_orders (fo_id, order_id, merchant_id, site_id, service, carrier, "
+                 "carrier_service, tracking_number, promised_date, ship_by, status, created_at, updated_at) VALUES "
+                 "(:fo_id, :order_id, :merchant_id, :site_id, :service, :carrier, :carrier_service, :tracking_number, "
+                 ":promised_date, :ship_by, :status, :created_at, :updated_at)",
+    "fo_line_insert": "INSERT INTO fo_lines (fo_id, line_id, sku, qty, qty_reserved, qty_shipped) VALUES "
+                      "(:fo_id, :line_id, :sku, :qty, :qty_reserved, 0)",
+    "backorder_insert": "INSERT INTO backorders (merchant_id, order_id, line_id, sku, qty, status, created_at) VALUES "
+                        "(:m, :o, :l, :sku, :q, 'open', :ts)",
+    "skus_weights": None,
+}
+for _n in range(1, 5):
+    _FAST_SQL[f"inventory_{_n}"] = ("SELECT " + ", ".join(INVENTORY_COLS) + " FROM inventory WHERE merchant_id = :m "
+                                    "AND sku IN (" + ", ".join(f":s{i}" for i in range(_n)) + ") ORDER BY sku, site_id")
+_FAST_SQL.pop("skus_weights")
+_PG_SQL = {k: re.sub(r":([a-z_0-9]+)", r"%(\1)s", v) for k, v in _FAST_SQL.items()}
+
+
+def _x(conn: Connection, name: str, params):
+    sql = _PG_SQL[name] if conn.dialect.name == "postgresql" else _FAST_SQL[name]
+    return conn.exec_driver_sql(sql, params if not isinstance(params, list) else params)
+
+
+
 class CentralQueries:
     """Every central query, as methods taking the caller's open ``Connection`` (no engine needed).
 
@@ -500,6 +553,9 @@ class CentralQueries:
         sku_list = sorted(set(sku_list))
         if not sku_list:
             return []
+        if len(sku_list) <= 4:
+            rows = _x(conn, f"inventory_{len(sku_list)}", {"m": merchant_id, **{f"s{i}": s for i, s in enumerate(sku_list)}})
+            return [dict(zip(INVENTORY_COLS, r)) for r in rows]
         return [dict(r) for r in conn.execute(select(inventory).where(
             inventory.c.merchant_id == merchant_id, inventory.c.sku.in_(sku_list))
             .order_by(inventory.c.sku, inventory.c.site_id)).mappings()]
@@ -529,15 +585,10 @@ class CentralQueries:
 
     def try_reserve(self, conn: Connection, merchant_id: str, sku: str, site_id: str, qty: int) -> dict | None:
         """THE oversell guard: one conditional UPDATE; returns the new row or None if not enough available."""
-        row = conn.execute(
-            update(inventory)
-            .where(inventory.c.merchant_id == merchant_id, inventory.c.sku == sku, inventory.c.site_id == site_id,
-                   inventory.c.on_hand - inventory.c.reserved - inventory.c.safety_stock >= qty)
-            .values(reserved=inventory.c.reserved + qty)
-            .returning(inventory.c.on_hand, inventory.c.reserved, inventory.c.safety_stock,
-                       inventory.c.low_stock_threshold)
-        ).first()
-        return dict(row._mapping) if row else None
+        row = _x(conn, "reserve", {"m": merchant_id, "sku": sku, "site": site_id, "q": qty}).first()
+        if row is None:
+            return None
+        return {"on_hand": row[0], "reserved": row[1], "safety_stock": row[2], "low_stock_threshold": row[3]}
 
     def apply_delta(self, conn: Connection, merchant_id: str, sku: str, site_id: str, *, cause: str, actor: str,
                     ref: str = "", d_on_hand: int = 0, d_reserved: int = 0, d_in_transit: int = 0,
@@ -566,9 +617,8 @@ class CentralQueries:
         if not rows:
             return
         ts = now_iso()
-        full = [{"ts": ts, "ref": "", "d_on_hand": 0, "d_reserved": 0, "d_in_transit": 0, "d_quarantine": 0, **r}
-                for r in rows]
-        conn.execute(insert(ledger), full)
+        _x(conn, "ledger_insert", [{"ts": ts, "ref": "", "d_on_hand": 0, "d_reserved": 0, "d_in_transit": 0,
+                                    "d_quarantine": 0, **r} for r in rows])
 
     def ledger_rows(self, conn: Connection, merchant_id: str, sku: str, site_id: str | None = None, *,
                     limit: int = 200, before_id: int | None = None) -> list[dict]:
@@ -594,14 +644,13 @@ class CentralQueries:
 
     # ---------------------------------------------------------------- orders
     def find_order_by_channel(self, conn: Connection, merchant_id: str, channel: str, channel_order_id: str):
-        row = conn.execute(select(orders).where(orders.c.merchant_id == merchant_id, orders.c.channel == channel,
-                                                orders.c.channel_order_id == channel_order_id)).mappings().first()
-        return dict(row) if row else None
+        row = _x(conn, "order_by_channel", {"m": merchant_id, "c": channel, "co": channel_order_id}).first()
+        return {"order_id": row[0], "request_hash": row[1]} if row else None
 
     def insert_order(self, conn: Connection, order: dict, lines: list[dict]) -> None:
-        conn.execute(insert(orders).values(**order))
-        conn.execute(insert(order_lines), [dict(ln, order_id=order["order_id"], merchant_id=order["merchant_id"])
-                                           for ln in lines])
+        _x(conn, "order_insert", {k: order[k] for k in ORDER_COLS})
+        _x(conn, "line_insert", [{"qty_allocated": 0, "qty_backordered": 0, **ln, "order_id": order["order_id"],
+                                  "merchant_id": order["merchant_id"]} for ln in lines])
 
     def get_order(self, conn: Connection, order_id: str, merchant_id: str | None = None, *,
                   for_update: bool = False) -> dict | None:
@@ -629,8 +678,8 @@ class CentralQueries:
         if not events:
             return
         ts = now_iso()
-        conn.execute(insert(order_events), [{"ts": ts, "reason": "", "from_status": None, "to_status": None,
-                                             **e, "detail": _json(e.get("detail", {}))} for e in events])
+        _x(conn, "event_insert", [{"ts": ts, "reason": "", "from_status": None, "to_status": None, **e,
+                                   "detail": _json(e.get("detail", {}))} for e in events])
 
     def order_events(self, conn: Connection, order_id: str) -> list[dict]:
         out = []
@@ -702,8 +751,13 @@ class CentralQueries:
     # ---------------------------------------------------------------- fulfillment orders
     def insert_fo(self, conn: Connection, fo: dict, lines: list[dict]) -> None:
         now = now_iso()
-        conn.execute(insert(fulfillment_orders).values(created_at=now, updated_at=now, **fo))
-        conn.execute(insert(fo_lines), [dict(ln, fo_id=fo["fo_id"]) for ln in lines])
+        _x(conn, "fo_insert", {"created_at": now, "updated_at": now, **fo})
+        _x(conn, "fo_line_insert", [dict(ln, fo_id=fo["fo_id"]) for ln in lines])
+
+    def add_line_allocations(self, conn: Connection, order_id: str, changes: list[tuple[str, int, int]]) -> None:
+        """[(line_id, +allocated, +backordered)] in one executemany."""
+        if changes:
+            _x(conn, "line_alloc", [{"o": order_id, "l": l, "a": a, "b": b} for l, a, b in changes])
 
     def fos_for_order(self, conn: Connection, order_id: str) -> list[dict]:
         fos = [dict(r) for r in conn.execute(select(fulfillment_orders).where(
@@ -739,8 +793,8 @@ class CentralQueries:
 
     # ---------------------------------------------------------------- backorders
     def add_backorder(self, conn: Connection, merchant_id: str, order_id: str, line_id: str, sku: str, qty: int):
-        conn.execute(insert(backorders).values(merchant_id=merchant_id, order_id=order_id, line_id=line_id, sku=sku,
-                                               qty=qty, status="open", created_at=now_iso()))
+        _x(conn, "backorder_insert", {"m": merchant_id, "o": order_id, "l": line_id, "sku": sku, "q": qty,
+                                      "ts": now_iso()})
 
     def open_backorders(self, conn: Connection, merchant_id: str, sku: str) -> list[dict]:
         return [dict(r) for r in conn.execute(select(backorders).where(

@@ -81,7 +81,7 @@ ZPL_HELP = """commands: fault <paper_out|head_open|ribbon_out|paused|buffer_full
 @sim.command("zpl-printer")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=9100, show_default=True, type=int, help="TCP port (0 = any free port).")
-@click.option("--store-dir", type=click.Path(file_okay=False), default=None,
+@click.option("--store-dir", "--store", "store_dir", type=click.Path(file_okay=False), default=None,
               help="Write each printed label here as label-NNNN.zpl and a PNG preview label-NNNN.png.")
 @click.option("--advertise", is_flag=True, help="Advertise as _pdl-datastream._tcp via zeroconf.")
 @click.option("--zeroconf-interface", default="127.0.0.1", show_default=True, help="Interface zeroconf binds to.")
@@ -155,15 +155,16 @@ def escpos_printer(host, port, advertise, zeroconf_interface) -> None:
 @sim.command("scale")
 @click.option("--protocol", type=click.Choice(["mt-sics", "nci", "cas"]), default="mt-sics", show_default=True,
               help="Wire protocol the scale speaks.")
-@click.option("--path", type=click.Path(dir_okay=False), default=None,
+@click.option("--path", "--link", "path", type=click.Path(dir_okay=False), default=None,
               help="Stable symlink to the pty (default: a temp path, printed at start).")
 @click.option("--weight", "grams", type=int, default=0, show_default=True, help="Initial load in grams.")
 @click.option("--unit", type=click.Choice(["g", "kg", "lb", "oz"]), default=None, help="Unit the scale reports in.")
-def scale(protocol, path, grams, unit) -> None:
+@click.option("--advertise", is_flag=True, help="Advertise as _fs-scale._tcp (pty path in TXT) via zeroconf.")
+def scale(protocol, path, grams, unit, advertise) -> None:
     """A scale on a pty (prints its path): set weight, motion, overload, garbage, unplug."""
     from devices.sim.scale import ScaleSim
 
-    sim_scale = ScaleSim(protocol, path=path, unit=unit)
+    sim_scale = ScaleSim(protocol, path=path, unit=unit, advertise=advertise)
 
     def handle(line: str) -> str:
         words = line.split()
@@ -191,15 +192,16 @@ def scale(protocol, path, grams, unit) -> None:
 
 
 @sim.command("scanner")
-@click.option("--path", type=click.Path(dir_okay=False), default=None,
+@click.option("--path", "--link", "path", type=click.Path(dir_okay=False), default=None,
               help="Stable symlink to the pty (default: a temp path, printed at start).")
 @click.option("--suffix", type=click.Choice(["cr", "lf", "crlf"]), default="cr", show_default=True,
               help="Terminator sent after each code.")
-def scanner(path, suffix) -> None:
+@click.option("--advertise", is_flag=True, help="Advertise as _fs-scanner._tcp (pty path in TXT) via zeroconf.")
+def scanner(path, suffix, advertise) -> None:
     """A serial barcode scanner on a pty: each stdin line is scanned (<GS> = the GS1 separator)."""
     from devices.sim.scanner import GS, ScannerSim
 
-    sim_scanner = ScannerSim(path=path, suffix=suffix)
+    sim_scanner = ScannerSim(path=path, suffix=suffix, advertise=advertise)
 
     def handle(line: str) -> str:
         words = line.split(maxsplit=1)

@@ -20,8 +20,8 @@ logger = logging.getLogger(__name__)
 
 PRINTER_TYPES = ("_pdl-datastream._tcp.local.", "_printer._tcp.local.", "_ipp._tcp.local.")
 CONSOLE_TYPE = "_floorsync._tcp.local."
-SCALE_TYPE = "_floorsync-scale._tcp.local."
-SCANNER_TYPE = "_floorsync-scanner._tcp.local."
+SCALE_TYPE = "_fs-scale._tcp.local."
+SCANNER_TYPE = "_fs-scanner._tcp.local."
 
 
 @dataclass(frozen=True)

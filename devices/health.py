@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from devices.worker import Worker
 from floorsync.log import log_event
 
 logger = logging.getLogger(__name__)
@@ -106,6 +107,18 @@ class DeviceHealth:
                 "ok": all(d["state"] == "online" for d in devices.values()) and bool(devices)}
 
 
+def report(health: "DeviceHealth | None", name: str, state: str, error: str = "") -> None:
+    """Report ``state`` (online/offline/error) for ``name`` when a health registry is attached."""
+    if health is None:
+        return
+    if state == "online":
+        health.mark_online(name)
+    elif state == "offline":
+        health.mark_offline(name, error)
+    else:
+        health.mark_error(name, error)
+
+
 def printer_probe(printer) -> Callable[[DeviceHealth, str], None]:
     """A probe asking ``printer.status()``: online when ready, error with the problems, offline
     when unreachable."""
@@ -147,17 +160,17 @@ def scale_probe(scale) -> Callable[[DeviceHealth, str], None]:
     return probe
 
 
-class HealthMonitor:
+class HealthMonitor(Worker):
     """Runs each registered probe every ``interval_s`` on one background thread (joined on stop).
     A probe that raises marks its device ``error``; a slow probe delays only this thread."""
 
     def __init__(self, health: DeviceHealth, interval_s: float = 10.0) -> None:
+        super().__init__()
+        self.thread_name = "device-health"
         self.health = health
         self.interval_s = interval_s
         self._probes: dict[str, Callable[[DeviceHealth, str], None]] = {}
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._wake_event = threading.Event()
 
     def add(self, name: str, kind: str, probe: Callable[[DeviceHealth, str], None]) -> None:
         self.health.register(name, kind)
@@ -173,29 +186,25 @@ class HealthMonitor:
 
     def poke(self) -> None:
         """Ask the monitor thread to probe now (non-blocking)."""
-        self._wake.set()
+        self._wake_event.set()
 
     def _run(self) -> None:
         while not self._stop.is_set():
             self.check_now()
-            self._wake.wait(self.interval_s)
-            self._wake.clear()
+            self._wake_event.wait(self.interval_s)
+            self._wake_event.clear()
 
-    def start(self) -> "HealthMonitor":
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="device-health", daemon=True)
-            self._thread.start()
-        return self
+    def _wake(self) -> None:
+        self._wake_event.set()
 
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(10)
-            self._thread = None
 
-    def __enter__(self) -> "HealthMonitor":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+def monitor_for(devices_cfg, printer=None, scale=None, health: DeviceHealth | None = None) -> HealthMonitor:
+    """A (not yet started) monitor probing the configured label printer (``label-printer``) and
+    scale (``scale``) every ``devices_cfg.health_poll_s`` seconds. Give the spooler the same
+    ``health`` and ``device_name="label-printer"`` so job outcomes update the same entry."""
+    monitor = HealthMonitor(health or DeviceHealth(), interval_s=float(devices_cfg.health_poll_s))
+    if printer is not None and getattr(printer, "kind", "") != "none":
+        monitor.add("label-printer", "printer", printer_probe(printer))
+    if scale is not None:
+        monitor.add("scale", "scale", scale_probe(scale))
+    return monitor

@@ -86,9 +86,11 @@ class ZplTcpPrinter:
 
     def _connect(self) -> socket.socket:
         try:
-            return socket.create_connection((self.host, self.port), timeout=self.timeout_s)
+            sock = socket.create_connection((self.host, self.port), timeout=self.timeout_s)
         except OSError as exc:
             raise PrinterOffline(f"{self.name}: cannot connect: {exc}") from exc
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # small ~HS queries: no Nagle wait
+        return sock
 
     def _query(self, sock: socket.socket) -> PrinterStatus:
         sock.sendall(b"~HS")

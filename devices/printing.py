@@ -24,7 +24,7 @@ import queue
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Protocol
 
 from devices.errors import (
@@ -34,6 +34,7 @@ from devices.errors import (
     PrintJobNotFound,
     ReprintRefused,
 )
+from devices.health import report
 from floorsync.log import log_event
 
 logger = logging.getLogger(__name__)
@@ -220,14 +221,7 @@ class PrintSpooler:
             log_event(logger, "print_journal_error", error=str(exc))
 
     def _health(self, state: str, error: str = "") -> None:
-        if self.health is None:
-            return
-        if state == "online":
-            self.health.mark_online(self.device_name)
-        elif state == "offline":
-            self.health.mark_offline(self.device_name, error)
-        else:
-            self.health.mark_error(self.device_name, error)
+        report(self.health, self.device_name, state, error)
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -24,6 +24,8 @@ from devices.errors import (
     ScaleUnderZero,
     ScaleUnstable,
 )
+from devices.health import report
+from devices.serialio import open_serial, transport_errors
 from floorsync.log import log_event
 
 logger = logging.getLogger(__name__)
@@ -61,11 +63,9 @@ class SerialScale:
     def _open(self):
         if self._serial is not None:
             return self._serial
-        import serial
-
         try:
-            self._serial = serial.Serial(self.port, self.baudrate, timeout=0.05, write_timeout=1.0)
-        except (serial.SerialException, OSError, ValueError) as exc:
+            self._serial = open_serial(self.port, self.baudrate)
+        except transport_errors() as exc:
             self._mark("offline", str(exc))
             raise ScaleDisconnected(f"{self.name}: cannot open {self.port}: {exc}") from exc
         return self._serial
@@ -84,20 +84,16 @@ class SerialScale:
         return ScaleDisconnected(f"{self.name}: device gone: {exc}")
 
     def _write(self, data: bytes) -> None:
-        import serial
-
         ser = self._open()
         try:
             ser.reset_input_buffer()
             ser.write(data)
             ser.flush()
-        except (serial.SerialException, OSError) as exc:
+        except transport_errors() as exc:
             raise self._io_failed(exc) from exc
 
     def _read_until(self, terminator: bytes, deadline: float, limit: int = 512) -> bytes | None:
         """One frame ending in ``terminator``; None on timeout; garbage over ``limit`` is cut."""
-        import serial
-
         ser = self._open()
         buf = bytearray()
         try:
@@ -107,19 +103,12 @@ class SerialScale:
                     buf += chunk
                     if buf.endswith(terminator) or len(buf) >= limit:
                         return bytes(buf)
-        except (serial.SerialException, OSError) as exc:
+        except transport_errors() as exc:
             raise self._io_failed(exc) from exc
         return None
 
     def _mark(self, state: str, error: str = "") -> None:
-        if self.health is None:
-            return
-        if state == "online":
-            self.health.mark_online(self.name)
-        elif state == "offline":
-            self.health.mark_offline(self.name, error)
-        else:
-            self.health.mark_error(self.name, error)
+        report(self.health, self.name, state, error)
 
     # --- protocol hooks -----------------------------------------------------------------------
     def _exchange(self, deadline: float, immediate: bool) -> Reading | None:
@@ -275,13 +264,11 @@ class CasScale(SerialScale):
     poll_s = 0.0  # the scale streams; just read the next frame
 
     def _exchange(self, deadline: float, immediate: bool) -> Reading | None:
-        import serial
-
         ser = self._open()
         if not getattr(self, "_flushed", False):
             try:
                 ser.reset_input_buffer()
-            except (serial.SerialException, OSError) as exc:
+            except transport_errors() as exc:
                 raise self._io_failed(exc) from exc
             self._flushed = True
         line = self._read_until(b"\r\n", deadline)

@@ -17,6 +17,9 @@ from typing import Callable
 
 from devices.core.scan import Debouncer, Scan, parse_scan
 from devices.errors import DeviceConfigError, ScanError
+from devices.health import report
+from devices.serialio import open_serial, transport_errors
+from devices.worker import Worker
 from floorsync.log import log_event
 
 logger = logging.getLogger(__name__)
@@ -37,10 +40,11 @@ class ScanEvent:
         return self.scan is not None
 
 
-class SerialScanner:
+class SerialScanner(Worker):
     def __init__(self, port: str, baudrate: int = 9600, suffix: str = "cr", debounce_ms: int = 400,
                  health=None, name: str | None = None, max_line: int = 1024, reconnect_s: float = 0.2,
                  clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
         if suffix not in SUFFIXES:
             raise DeviceConfigError(f"scanner suffix must be one of {', '.join(SUFFIXES)}")
         if not port:
@@ -54,8 +58,7 @@ class SerialScanner:
         self.reconnect_s = reconnect_s
         self._clock = clock
         self._lines: queue.Queue = queue.Queue(maxsize=1000)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.thread_name = f"scanner:{port}"
         self.connected = threading.Event()
         self.reconnects = 0
         self.duplicates = 0
@@ -63,25 +66,7 @@ class SerialScanner:
         self.dropped = 0
         if health is not None:
             health.register(self.name, "scanner")
-
-    # --- lifecycle ------------------------------------------------------------------------------
-    def start(self) -> "SerialScanner":
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name=f"scanner:{self.port}", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
-            self._thread = None
-
-    def __enter__(self) -> "SerialScanner":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+        self.join_timeout_s = 5.0
 
     # --- reader thread: bytes -> lines -> queue, nothing else ----------------------------------
     def _put(self, item) -> None:
@@ -91,21 +76,14 @@ class SerialScanner:
             self.dropped += 1
 
     def _mark(self, state: str, error: str = "") -> None:
-        if self.health is None:
-            return
-        if state == "online":
-            self.health.mark_online(self.name)
-        else:
-            self.health.mark_offline(self.name, error)
+        report(self.health, self.name, state, error)
 
     def _run(self) -> None:
-        import serial
-
         first = True
         while not self._stop.is_set():
             try:
-                ser = serial.Serial(self.port, self.baudrate, timeout=0.05)
-            except (serial.SerialException, OSError, ValueError) as exc:
+                ser = open_serial(self.port, self.baudrate)
+            except transport_errors() as exc:
                 self.connected.clear()
                 self._mark("offline", f"cannot open {self.port}: {exc}")
                 self._stop.wait(self.reconnect_s)
@@ -118,7 +96,7 @@ class SerialScanner:
             self._mark("online")
             try:
                 self._read_loop(ser)
-            except (serial.SerialException, OSError) as exc:
+            except transport_errors() as exc:
                 self.connected.clear()
                 self._mark("offline", f"unplugged: {exc}")
                 log_event(logger, "scanner_disconnected", port=self.port, error=str(exc))

@@ -107,3 +107,8 @@ class StoreError(EdgeError):
 
 class SeedError(EdgeError):
     code = "seed_error"
+
+
+class BadRequest(EdgeError):
+    """The request itself is malformed (not JSON, wrong types, too long)."""
+    code = "bad_request"

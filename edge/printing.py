@@ -1,14 +1,17 @@
 """Print jobs on the edge store: the journal behind ``devices.printing.PrintSpooler``.
 
 Job rows are inserted (state ``queued``) in the same transaction as the pack step that needs them,
-so a crash never loses a label. After the commit they are handed to the spooler, whose thread does
-all printer I/O and reports state changes back through :class:`StoreJobJournal`. On start, jobs
-left ``sent`` by a crash become ``unknown`` (never resent automatically) and ``queued`` jobs are
-submitted again.
+so a crash never loses a label. After the commit they are handed to a spooler, whose thread does
+all printer I/O and reports state changes back through :class:`StoreJobJournal` (never on a
+request thread). Two spoolers: ``label`` (the configured label printer) and ``sheet`` (packing
+slips and manifests as PDF files under ``<data_dir>/documents`` when the label printer cannot
+print them). On start, jobs left ``sent`` by a crash become ``unknown`` (never resent
+automatically) and ``queued`` jobs are submitted again.
 """
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 
 from edge import store as db
@@ -18,16 +21,18 @@ logger = logging.getLogger("edge.printing")
 
 
 class StoreJobJournal:
-    """``devices.printing`` journal protocol (record/update) on the edge store."""
+    """``devices.printing`` journal protocol (``record``/``update``) on the edge store."""
 
-    def __init__(self, store):
+    def __init__(self, store, printer_key: str = "label"):
         self.store = store
+        self.printer_key = printer_key
 
     def record(self, job) -> None:
         ref = job.ref or job.job_id
+
         def fn(conn):
-            if db.print_job_get(conn, ref) is None:  # a job submitted outside the pack flow (e.g. a reprint)
-                db.print_job_insert(conn, ref, job.description or "document", None, job.data,
+            if db.print_job_get(conn, ref) is None:  # submitted outside the pack flow (e.g. a spooler reprint)
+                db.print_job_insert(conn, ref, job.description or "document", None, job.data, printer=self.printer_key,
                                     reprint_of=job.reprint_of, actor=job.actor or None, reason=job.reason or None)
             db.print_job_bind(conn, ref, job.job_id)
         self.store.write(fn)
@@ -39,68 +44,85 @@ class StoreJobJournal:
                 db.print_job_set(conn, row["job_id"], state, error)
         self.store.write(fn)
 
-    def get(self, job_id: str):
-        return None
-
 
 class PrintQueue:
-    def __init__(self, store, spooler, renderer, *, kind: str = "zpl"):
+    def __init__(self, store, spoolers: dict, *, printer_kind: str = "zpl"):
         self.store = store
-        self.spooler = spooler
-        self.renderer = renderer
-        self.kind = kind
+        self.spoolers = spoolers
+        self.printer_kind = printer_kind
 
     def queue_order_documents(self, conn, fo: dict, user: str) -> list[str]:
         """Insert the shipping label and packing slip jobs (inside the caller's transaction)."""
-        ids = []
+        from edge.documents import order_documents
+
         lines = db.fo_lines(conn, fo["fo_id"])
         skus = db.skus_get(conn, [ln["sku"] for ln in lines])
-        site = db.meta_get(conn, "site_id")
-        for kind, payload in self.renderer(fo, lines, skus, site, self.kind):
+        docs = order_documents(fo, lines, skus, db.meta_get(conn, "site_id"), self.printer_kind, db.site_config_get(conn))
+        ids = []
+        for kind, printer, payload in docs:
             job_id = uuid.uuid4().hex
-            db.print_job_insert(conn, job_id, kind, fo["fo_id"], payload, actor=user)
+            db.print_job_insert(conn, job_id, kind, fo["fo_id"], payload, printer=printer, actor=user)
             ids.append(job_id)
         return ids
 
+    def queue_document(self, conn, kind: str, payload: bytes, user: str, printer: str = "sheet") -> str:
+        job_id = uuid.uuid4().hex
+        db.print_job_insert(conn, job_id, kind, None, payload, printer=printer, actor=user)
+        return job_id
+
     def submit(self, job_ids: list[str]) -> None:
+        """Hand committed jobs to their spooler (a queue put: no printer I/O here)."""
         for job_id in job_ids:
             row = self.store.read(lambda c: db.print_job_get(c, job_id))
             if row and row["state"] == "queued":
-                self.spooler.submit(bytes(row["payload"]), row["kind"], job_id)
+                self.spoolers[row["printer"]].submit(bytes(row["payload"]), row["kind"], job_id)
 
     def start(self) -> None:
         n = self.store.write(db.print_jobs_interrupted)
         if n:
             log_event(logger, "edge_print_jobs_unknown_after_restart", count=n)
-        self.spooler.start()
-        queued = self.store.read(db.print_jobs_queued)
-        for row in queued:
-            self.spooler.submit(bytes(row["payload"]), row["kind"], row["job_id"])
+        for sp in self.spoolers.values():
+            sp.start()
+        for row in self.store.read(db.print_jobs_queued):
+            if row["printer"] in self.spoolers:
+                self.spoolers[row["printer"]].submit(bytes(row["payload"]), row["kind"], row["job_id"])
 
     def stop(self) -> None:
-        self.spooler.stop()
+        for sp in self.spoolers.values():
+            sp.stop()
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        """Until every job on the store is finished (done/failed/unknown) — tests and shutdown."""
+        import time
+        deadline = time.monotonic() + timeout_s
+        if not all(sp.wait_idle(timeout_s) for sp in self.spoolers.values()):
+            return False
+        while time.monotonic() < deadline:
+            if not self.store.read(lambda c: db.print_jobs(c, ("queued", "sent"), 1)):
+                return True
+            time.sleep(0.01)
+        return False
 
     def ok(self) -> bool:
-        states = self.store.read(lambda c: db.print_jobs(c, None, 5))
-        return not states or states[0]["state"] not in ("failed", "unknown")
+        last = self.store.read(lambda c: db.print_jobs(c, None, 1))
+        return not last or last[0]["state"] not in ("failed", "unknown")
 
 
-def render_order_documents(fo: dict, lines: list[dict], skus: dict, site: str, kind: str) -> list[tuple[str, bytes]]:
-    from edge.documents import order_documents
+def build_print_queue(store, label_printer, printer_kind: str, sheet_dir: str, retry=None) -> PrintQueue:
+    from devices.printers import PdfFilePrinter
+    from devices.printing import PrintSpooler
 
-    return order_documents(fo, lines, skus, site, kind)
+    spoolers = {"label": PrintSpooler(label_printer, StoreJobJournal(store, "label"), retry=retry, device_name="label"),
+                "sheet": PrintSpooler(PdfFilePrinter(sheet_dir, name="sheet"), StoreJobJournal(store, "sheet"), retry=retry,
+                                      device_name="sheet")}
+    return PrintQueue(store, spoolers, printer_kind=printer_kind)
 
 
-def open_print_queue(cfg, store):
+def open_print_queue(cfg, store) -> PrintQueue | None:
+    """The print queue for the configured printer (``devices.printer_kind``; ``none`` = no printing)."""
     if cfg.devices.printer_kind == "none":
         return None
-    try:
-        from devices.printers import open_printer
-        from devices.printing import PrintSpooler
-        import labels.render  # noqa: F401
-    except ModuleNotFoundError as exc:
-        log_event(logger, "edge_printing_unavailable", level=logging.WARNING, error=str(exc))
-        return None
+    from devices.printers import open_printer
+
     printer = open_printer(cfg.devices, cfg.general.data_dir)
-    spooler = PrintSpooler(printer, StoreJobJournal(store))
-    return PrintQueue(store, spooler, render_order_documents, kind=cfg.devices.printer_kind)
+    return build_print_queue(store, printer, cfg.devices.printer_kind, os.path.join(cfg.general.data_dir, "documents"))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -34,6 +35,7 @@ logger = logging.getLogger("edge.store")
 
 BUSY_TIMEOUT_MS = 10_000
 GROUP_MAX = 64
+WAL_CHECKPOINT_BYTES = 4 * 1024 * 1024  # the background checkpointer runs once the WAL is this big
 
 
 def now_iso() -> str:
@@ -197,7 +199,7 @@ def _m1(db: sqlite_utils.Database) -> None:
         pin_hash TEXT NOT NULL, zone TEXT, active INTEGER NOT NULL DEFAULT 1, created_at TEXT NOT NULL
     );
     CREATE TABLE print_jobs (
-        job_id TEXT PRIMARY KEY, kind TEXT NOT NULL, fo_id TEXT, printer TEXT NOT NULL DEFAULT 'default',
+        job_id TEXT PRIMARY KEY, kind TEXT NOT NULL, fo_id TEXT, printer TEXT NOT NULL DEFAULT 'label',
         spool_id TEXT UNIQUE, reprint_of TEXT, actor TEXT, reason TEXT,
         payload BLOB NOT NULL, state TEXT NOT NULL CHECK (state IN ('queued', 'sent', 'done', 'failed', 'unknown')),
         attempts INTEGER NOT NULL DEFAULT 0, error TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL
@@ -260,7 +262,8 @@ class _Stop:
 class EdgeStore:
     """One edge database: ``write(fn)`` on the single writer thread, ``read(fn)`` on a reader."""
 
-    def __init__(self, path: str, site_id: str, *, checkpoint_interval_s: float = 1.0):
+    def __init__(self, path: str, site_id: str, *, checkpoint_interval_s: float = 1.0,
+                 checkpoint_bytes: int = WAL_CHECKPOINT_BYTES):
         self.path = str(path)
         self.site_id = site_id
         self._queue: queue.Queue = queue.Queue()
@@ -274,6 +277,7 @@ class EdgeStore:
         self._writer = threading.Thread(target=self._write_loop, name=f"edge-writer-{site_id}", daemon=True)
         self._writer.start()
         self._checkpoint_interval_s = checkpoint_interval_s
+        self._checkpoint_bytes = checkpoint_bytes
         self._checkpointer = threading.Thread(target=self._checkpoint_loop, name=f"edge-checkpoint-{site_id}", daemon=True)
         self._checkpointer.start()
 
@@ -369,8 +373,15 @@ class EdgeStore:
     # -- checkpoints
     def _checkpoint_loop(self) -> None:
         conn = None
+        wal = self.path + "-wal"
         while not self._closed.wait(self._checkpoint_interval_s):
             try:
+                try:
+                    size = os.path.getsize(wal)
+                except OSError:
+                    size = 0
+                if size < self._checkpoint_bytes:
+                    continue
                 if conn is None:
                     conn = _connect(self.path, readonly=False)
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
@@ -844,6 +855,12 @@ def tasks_to_put_back(conn, fo_id: str, location: str | None = None) -> list[dic
     return _rows(conn.execute(sql, args))
 
 
+def run_progress(conn, run_id: str) -> dict:
+    r = conn.execute("""SELECT COUNT(*), COALESCE(SUM(status != 'open'), 0), COALESCE(SUM(qty), 0), COALESCE(SUM(picked), 0)
+                        FROM pick_tasks WHERE run_id = ?""", (run_id,)).fetchone()
+    return {"tasks": r[0], "done": r[1], "units": r[2], "picked": r[3]}
+
+
 def run_tasks(conn, run_id: str) -> list[dict]:
     return _rows(conn.execute("SELECT * FROM pick_tasks WHERE run_id = ? ORDER BY seq, task_id", (run_id,)))
 
@@ -1071,7 +1088,7 @@ def users_all(conn) -> list[dict]:
 
 # ---- print jobs (the journal behind devices.printing.PrintSpooler)
 
-def print_job_insert(conn, job_id: str, kind: str, fo_id: str | None, payload: bytes, printer: str = "default",
+def print_job_insert(conn, job_id: str, kind: str, fo_id: str | None, payload: bytes, printer: str = "label",
                      reprint_of: str | None = None, actor: str | None = None, reason: str | None = None) -> None:
     t = now_iso()
     conn.execute("INSERT INTO print_jobs(job_id, kind, fo_id, printer, payload, state, created_at, updated_at, reprint_of, actor, reason) "

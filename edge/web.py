@@ -10,7 +10,7 @@ import time
 from flask import Blueprint, Flask, current_app, g, jsonify, redirect, render_template, request
 
 from edge import store as db
-from edge.errors import AuthError, EdgeError, InvalidState
+from edge.errors import BadRequest, EdgeError
 from edge.services import Floor
 
 api = Blueprint("edge_api", __name__, url_prefix="/api")
@@ -87,14 +87,14 @@ def body() -> dict:
         return {}
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        raise InvalidState("request body must be a JSON object")
+        raise BadRequest("request body must be a JSON object")
     return data
 
 
 def arg(data: dict, key: str, default=None):
     v = data.get(key, default)
     if isinstance(v, str) and len(v) > 600:
-        raise InvalidState(f"{key}: too long")
+        raise BadRequest(f"{key}: too long")
     return v
 
 
@@ -288,6 +288,3 @@ def handheld():
 def console():
     return render_template("console.html", site_id=floor().site_id)
 
-
-def _raise_auth():
-    raise AuthError("log in first")

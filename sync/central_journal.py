@@ -242,3 +242,13 @@ def security_count(conn: Connection, site_id: str | None = None) -> int:
     if site_id:
         q = q.where(sync_security.c.site_id == site_id)
     return int(conn.execute(q).scalar() or 0)
+
+
+def delete_inbox_row(conn: Connection, env: Envelope) -> None:
+    conn.execute(delete(sync_inbox).where(sync_inbox.c.site_id == env.site_id, sync_inbox.c.epoch == env.epoch,
+                                          sync_inbox.c.seq == env.seq))
+
+
+def mark_parked(conn: Connection, env: Envelope, detail: str) -> None:
+    conn.execute(update(sync_inbox).where(sync_inbox.c.site_id == env.site_id, sync_inbox.c.epoch == env.epoch,
+                                          sync_inbox.c.seq == env.seq).values(status="parked", detail=detail[:500]))

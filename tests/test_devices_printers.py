@@ -282,8 +282,6 @@ def test_misbehaving_journal_does_not_stop_printing(zpl_sim, zpl):
 
 def test_job_held_in_printer_buffer_behind_a_fault_is_unknown_not_reprinted(zpl_sim, zpl):
     # the fault appears while the job travels: the printer keeps the format and prints it later
-    zpl_sim.schedule("paused", after=0)
-    zpl_sim.set_fault("paused", False)
     orig_query = zpl._query
     calls = []
 
@@ -303,3 +301,26 @@ def test_job_held_in_printer_buffer_behind_a_fault_is_unknown_not_reprinted(zpl_
     assert zpl_sim.buffered and zpl_sim.labels == []
     zpl_sim.set_fault("paused", False)
     assert zpl_sim.texts() == [["HELD"]]
+
+
+def test_monitor_for_config_probes_printer_and_scale_and_shares_entries_with_spooler():
+    from devices.health import monitor_for
+    from devices.scales import open_scale
+    from devices.sim.scale import ScaleSim
+
+    with ZplPrinterSim() as sim, ScaleSim("mt-sics") as scale_sim:
+        cfg = DevicesConfig(printer_port=sim.port, scale_protocol="mt-sics", scale_port=scale_sim.path, printer_timeout_s=0.5)
+        printer = open_printer(cfg)
+        scale = open_scale(cfg.scale_protocol, cfg.scale_port)
+        monitor = monitor_for(cfg, printer, scale)
+        monitor.check_now()
+        snap = monitor.health.snapshot()
+        assert {k: v["state"] for k, v in snap["devices"].items()} == {"label-printer": "online", "scale": "online"}
+        assert snap["printers_ok"] is True and snap["ok"] is True
+        with PrintSpooler(printer, MemoryJobJournal(), FAST, health=monitor.health, device_name="label-printer") as sp:
+            sim.set_fault("reset", 1)
+            sp.submit(label("R"))
+            assert sp.wait_idle(5)
+        assert monitor.health.state("label-printer") == "error"
+        assert monitor.health.printers_ok() is False
+        scale.close()

@@ -134,13 +134,29 @@ def test_nested_write_is_refused(tmp_path):
         st.close()
 
 
-def test_background_checkpoint_keeps_the_wal_small(tmp_path):
-    st = EdgeStore(str(tmp_path / "e.db"), "EWR1", checkpoint_interval_s=0.05)
+def test_background_checkpoint_copies_the_wal_into_the_database_once_it_grows(tmp_path):
+    import os
+
+    path = str(tmp_path / "e.db")
+    st = EdgeStore(path, "EWR1", checkpoint_interval_s=0.05, checkpoint_bytes=64 * 1024)
     try:
+        size0 = os.path.getsize(path)
         for i in range(300):
             st.write(lambda c, i=i: db.meta_set(c, f"k{i}", "x" * 500))
+        deadline = time.monotonic() + 5
+        while os.path.getsize(path) == size0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert os.path.getsize(path) > size0 + 100_000   # the checkpointer thread moved the pages over
+    finally:
+        st.close()
+    st = EdgeStore(path, "EWR1", checkpoint_interval_s=0.05)   # default threshold (4 MB): no early checkpoint
+    try:
+        size1 = os.path.getsize(path)
+        for i in range(50):
+            st.write(lambda c, i=i: db.meta_set(c, f"j{i}", "y" * 500))
         time.sleep(0.3)
+        assert os.path.getsize(path) == size1
         busy, log_frames, ckpt = st.checkpoint("PASSIVE")
-        assert busy == 0 and log_frames == ckpt   # everything in the WAL is already in the database
+        assert busy == 0 and log_frames == ckpt
     finally:
         st.close()

@@ -26,7 +26,7 @@ def test_shipped_rate_card_loads(network):
     assert [s.id for s in card.services] == ["ups_ground", "usps_ground_advantage", "ups_2nd_day_air",
                                              "fedex_standard_overnight", "dhl_express_worldwide"]
     ups = card.services[0]
-    assert (ups.zone_for(0), ups.zone_for(300), ups.zone_for(300.1), ups.zone_for(8999), ups.zone_for(9001)) == (
+    assert (ups.zone_for(0), ups.zone_for(300), ups.zone_for(300.1), ups.zone_for(13999), ups.zone_for(14001)) == (
         "2", "2", "3", "8", None)
     assert ups.price("4", 1500) == 10.7 and ups.price("4", 2000) == 10.7 and ups.price("4", 2001) == 13.4
     assert ups.price("2", 68001) is None

@@ -67,6 +67,26 @@ def check_transition(current: str, target: str) -> str:
     return target
 
 
+def allocation_path(current: str, allocated: int, backordered: int) -> list[tuple[str, str, str]]:
+    """Timeline steps after an allocation pass: [(status, kind, reason)]; kind == status for a
+    status change, else a note (e.g. ``backordered_lines``) that leaves the status alone."""
+    steps: list[tuple[str, str, str]] = []
+    status = current
+    if allocated > 0:
+        for step in (ROUTED, ALLOCATED, RELEASED):
+            if status != step and can_transition(status, step):
+                steps.append((step, step, "released to site" if step == RELEASED else ""))
+                status = step
+        if backordered:
+            steps.append((status, "backordered_lines", f"{backordered} unit(s) backordered"))
+    elif backordered:
+        if status != BACKORDERED and can_transition(status, BACKORDERED):
+            steps.append((BACKORDERED, BACKORDERED, "no site can fill it now"))
+        else:
+            steps.append((status, "backordered_lines", f"{backordered} unit(s) backordered"))
+    return steps
+
+
 def status_after_allocation(allocated_units: int, backordered_units: int) -> str:
     """Order status once routing/allocation is done: released when anything could ship."""
     if allocated_units > 0:

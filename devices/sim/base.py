@@ -6,9 +6,12 @@ import os
 import select
 import socket
 import struct
+import tempfile
 import threading
+import time
 import tty
-from pathlib import Path
+
+from devices.worker import Worker
 
 logger = logging.getLogger(__name__)
 
@@ -33,14 +36,26 @@ class TcpSim:
         self._threads: list[threading.Thread] = []
         self._conns: set[socket.socket] = set()
         self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
         self._advertiser = None
         self.connections = 0
+
+    def wait_until(self, predicate, timeout_s: float) -> bool:
+        """Wait (under the simulator's lock) until ``predicate()`` holds or time runs out."""
+        deadline = time.monotonic() + timeout_s
+        with self._changed:
+            while not predicate():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._changed.wait(left)
+        return True
 
     def start(self):
         srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         srv.bind((self.host, self.port))
-        srv.listen(16)
+        srv.listen(128)
         srv.settimeout(0.1)
         self._server = srv
         self.port = srv.getsockname()[1]
@@ -197,7 +212,62 @@ class PtyDevice:
                 return
 
 
-def default_pty_dir() -> Path:
-    d = Path(os.environ.get("XDG_RUNTIME_DIR") or "/tmp") / f"floorsync-sim-{os.getpid()}"
-    d.mkdir(parents=True, exist_ok=True)
-    return d
+class PtySim(Worker):
+    """Base of the serial simulators: a :class:`PtyDevice` at ``path`` (a temp path by default)
+    plus an optional device thread (``_run``); a context manager. With ``advertise=True`` it
+    announces itself via zeroconf (port 0, the pty path in the TXT record ``path``)."""
+
+    service_type = ""
+
+    def __init__(self, path: str | None, default_name: str, advertise: bool = False,
+                 instance: str | None = None, zeroconf_interface: str = "127.0.0.1") -> None:
+        super().__init__()
+        self.advertise = advertise
+        self.instance = instance or f"floorsync {default_name} simulator"
+        self.zeroconf_interface = zeroconf_interface
+        self._advertiser = None
+        self._tmp = None
+        if path is None:
+            self._tmp = tempfile.mkdtemp(prefix="floorsync-sim-")
+            path = os.path.join(self._tmp, default_name)
+        self.device = PtyDevice(path)
+        self.thread_name = f"sim-{default_name}"
+        self.join_timeout_s = 5.0
+
+    @property
+    def path(self) -> str:
+        return self.device.path
+
+    def unplug(self) -> None:
+        self.device.unplug()
+
+    def plug(self) -> None:
+        self.device.plug()
+
+    def _run(self) -> None:
+        """No device thread by default."""
+
+    def txt_properties(self) -> dict:
+        return {"path": self.path}
+
+    def start(self):
+        self.device.plug()
+        super().start()
+        if self.advertise and self.service_type:
+            from devices.discovery import Advertiser
+
+            self._advertiser = Advertiser(self.service_type, self.instance, 0, self.txt_properties(),
+                                          interface=self.zeroconf_interface).start()
+        return self
+
+    def stop(self) -> None:
+        if self._advertiser is not None:
+            self._advertiser.stop()
+            self._advertiser = None
+        super().stop()
+        self.device.unplug()
+        if self._tmp:
+            try:
+                os.rmdir(self._tmp)
+            except OSError:
+                pass

@@ -8,7 +8,6 @@ Faults: ``paper_out``, ``head_open`` (cover open) via status; ``power_cycle_next
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass
 
@@ -40,7 +39,6 @@ class EscposPrinterSim(TcpSim):
         self.jobs: list[CapturedJob] = []
         self.lost: list[bytes] = []
         self.power_cycles = 0
-        self._changed = threading.Condition(self._lock)
 
     def set_fault(self, name: str, value: bool = True) -> None:
         if name not in ("paper_out", "head_open"):
@@ -62,14 +60,7 @@ class EscposPrinterSim(TcpSim):
             return PrinterStatus(paper_out=self.paper_out, head_open=self.head_open)
 
     def wait_for_jobs(self, n: int, timeout_s: float = 5.0) -> bool:
-        deadline = time.monotonic() + timeout_s
-        with self._changed:
-            while len(self.jobs) < n:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._changed.wait(left)
-        return True
+        return self.wait_until(lambda: len(self.jobs) >= n, timeout_s)
 
     def handle(self, conn) -> None:
         job = bytearray()

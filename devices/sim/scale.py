@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 import threading
 import time
 
 from devices.core.scale_frames import format_cas, format_nci, format_sics, grams_to_unit, nci_status_bytes
-from devices.sim.base import PtyDevice
+from devices.discovery import SCALE_TYPE
+from devices.sim.base import PtySim
 
 logger = logging.getLogger(__name__)
 
@@ -23,18 +23,17 @@ DEFAULT_UNITS = {"mt-sics": "g", "nci": "lb", "cas": "kg"}
 GARBAGE = b"\xfe\x00#@!~noise\xff\r\n\x03"
 
 
-class ScaleSim:
+class ScaleSim(PtySim):
+    service_type = SCALE_TYPE
+
     def __init__(self, protocol: str = "mt-sics", path: str | None = None, unit: str | None = None,
-                 sics_stable_wait_s: float = 1.0, cas_interval_s: float = 0.05) -> None:
+                 sics_stable_wait_s: float = 1.0, cas_interval_s: float = 0.05, advertise: bool = False,
+                 instance: str | None = None) -> None:
         if protocol not in DEFAULT_UNITS:
             raise ValueError(f"unknown scale protocol {protocol!r}")
+        super().__init__(path, f"scale-{protocol}", advertise, instance)
         self.protocol = protocol
         self.unit = unit or DEFAULT_UNITS[protocol]
-        self._tmp = None
-        if path is None:
-            self._tmp = tempfile.mkdtemp(prefix="floorsync-scale-")
-            path = os.path.join(self._tmp, f"scale-{protocol}")
-        self.device = PtyDevice(path)
         self.sics_stable_wait_s = sics_stable_wait_s
         self.cas_interval_s = cas_interval_s
         self._lock = threading.Lock()
@@ -45,14 +44,11 @@ class ScaleSim:
         self.overload = False
         self._garbage = 0
         self.commands: list[str] = []
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    @property
-    def path(self) -> str:
-        return self.device.path
 
     # --- control ------------------------------------------------------------------------------
+    def txt_properties(self) -> dict:
+        return {"path": self.path, "protocol": self.protocol, "unit": self.unit}
+
     def set_weight(self, grams: int, settle_s: float = 0.0) -> None:
         with self._lock:
             self.grams = int(grams)
@@ -70,12 +66,6 @@ class ScaleSim:
         with self._lock:
             self._garbage = int(n)
 
-    def unplug(self) -> None:
-        self.device.unplug()
-
-    def plug(self) -> None:
-        self.device.plug()
-
     def _state(self) -> tuple[str, int]:
         with self._lock:
             net = self.grams - self.tare_g
@@ -92,31 +82,6 @@ class ScaleSim:
                 self._garbage -= 1
                 return True
             return False
-
-    # --- lifecycle ----------------------------------------------------------------------------
-    def start(self) -> "ScaleSim":
-        self.device.plug()
-        self._thread = threading.Thread(target=self._run, name=f"scale-sim-{self.protocol}", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
-            self._thread = None
-        self.device.unplug()
-        if self._tmp:
-            try:
-                os.rmdir(self._tmp)
-            except OSError:
-                pass
-
-    def __enter__(self) -> "ScaleSim":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
     # --- protocol -----------------------------------------------------------------------------
     def _send(self, text: str | bytes) -> None:

@@ -7,52 +7,21 @@ Use ``GS = "\\x1d"`` between GS1 element strings, e.g. ``"]C1" + "01095060001343
 """
 from __future__ import annotations
 
-import os
-import tempfile
-
-from devices.sim.base import PtyDevice
+from devices.discovery import SCANNER_TYPE
+from devices.sim.base import PtySim
 
 GS = "\x1d"
 SUFFIXES = {"cr": "\r", "lf": "\n", "crlf": "\r\n"}
 
 
-class ScannerSim:
-    def __init__(self, path: str | None = None, suffix: str = "cr") -> None:
-        self._tmp = None
-        if path is None:
-            self._tmp = tempfile.mkdtemp(prefix="floorsync-scanner-")
-            path = os.path.join(self._tmp, "scanner")
-        self.device = PtyDevice(path)
+class ScannerSim(PtySim):
+    service_type = SCANNER_TYPE
+
+    def __init__(self, path: str | None = None, suffix: str = "cr", advertise: bool = False,
+                 instance: str | None = None) -> None:
+        super().__init__(path, "scanner", advertise, instance)
         self.suffix = SUFFIXES[suffix]
         self.sent: list[str] = []
-
-    @property
-    def path(self) -> str:
-        return self.device.path
-
-    def start(self) -> "ScannerSim":
-        self.device.plug()
-        return self
-
-    def stop(self) -> None:
-        self.device.unplug()
-        if self._tmp:
-            try:
-                os.rmdir(self._tmp)
-            except OSError:
-                pass
-
-    def __enter__(self) -> "ScannerSim":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    def unplug(self) -> None:
-        self.device.unplug()
-
-    def plug(self) -> None:
-        self.device.plug()
 
     def _type(self, text: str) -> None:
         self.sent.append(text)

@@ -16,7 +16,6 @@ schedule:
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +55,6 @@ class ZplPrinterSim(TcpSim):
         self.lost: list[bytes] = []
         self.status_queries = 0
         self._schedule: list[tuple[int, str, object]] = []
-        self._changed = threading.Condition(self._lock)
 
     def txt_properties(self) -> dict:
         return {"product": "(floorsync ZPL simulator)", "pdl": "application/vnd.zebra-zpl", "ty": "floorsync ZPL sim"}
@@ -101,14 +99,7 @@ class ZplPrinterSim(TcpSim):
                                  paused=self.flags["paused"], formats_in_buffer=len(self.buffered))
 
     def wait_for_labels(self, n: int, timeout_s: float = 5.0) -> bool:
-        deadline = time.monotonic() + timeout_s
-        with self._changed:
-            while len(self.labels) < n:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._changed.wait(left)
-        return True
+        return self.wait_until(lambda: len(self.labels) >= n, timeout_s)
 
     def png(self, index: int) -> bytes:
         """PNG preview of printed label ``index`` (0-based)."""

@@ -254,7 +254,11 @@ class Packing(Service):
         pq = self.floor.print_queue
         if pq is None:
             return []
-        return pq.queue_order_documents(conn, db.fo_get(conn, fo["fo_id"]), actor.username)
+        from labels.errors import LabelError
+        try:
+            return pq.queue_order_documents(conn, db.fo_get(conn, fo["fo_id"]), actor.username)
+        except LabelError as exc:
+            raise InvalidState(f"cannot build the shipping documents: {exc}", next="Call a manager") from exc
 
     def _submit(self, jobs: list[str]) -> None:
         if jobs and self.floor.print_queue is not None:

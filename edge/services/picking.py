@@ -79,17 +79,23 @@ class Picking(Service):
                 # zone picking: other zones of orders already started
                 pending = db.fos_with_unclaimed_tasks(conn, want_zone, 1)
                 if not pending:
-                    return {"ok": True, "run_id": None, "done": True, "next": "No work released: wait for new orders"}
+                    return {"ok": True, "run_id": None, "task": None, "done": True, "next": "No work released: wait for new orders"}
                 first = db.fos_by_status(conn, ["picking"], 500)
                 first = [f for f in first if f["fo_id"] == pending[0]]
                 chosen, m = first, "zone"
             else:
                 lead = cands[0]
+                if method and method not in self.capabilities(conn):
+                    raise InvalidState(f"this site does not run {str(method)[:20]!r} picking "
+                                       f"(capabilities: {', '.join(sorted(self.capabilities(conn)))})")
                 m, _why = (method, "forced") if method else self.method_for(conn, lead)
+
+                def same(c):
+                    return bool(method) or self.method_for(conn, c)[0] == m
                 if m == "cluster":
-                    group = [c for c in cands if self.method_for(conn, c)[0] == "cluster"][: self.cfg.cluster_totes]
+                    group = [c for c in cands if same(c)][: self.cfg.cluster_totes]
                 elif m == "batch":
-                    group = [c for c in cands if self.method_for(conn, c)[0] == "batch"][: self.cfg.batch_orders]
+                    group = [c for c in cands if same(c)][: self.cfg.batch_orders]
                 elif m == "wave":
                     day = lead["ship_by"][:10]
                     group = [c for c in cands if c["ship_by"][:10] <= day][: self.cfg.batch_orders]
@@ -127,15 +133,14 @@ class Picking(Service):
         run = db.run_get(conn, run_id)
         if run is None:
             raise NotFound(f"pick run {run_id} not found")
-        tasks = db.run_tasks(conn, run_id)
+        prog = db.run_progress(conn, run_id)
         alerts = []
         for b in db.run_blocked_orders(conn, run_id):
             alerts.append(blocked_message(b, b["return_to"]) + (f" (tote {b['tote']})" if b["status"] == "cancelled" and b["return_to"] else ""))
         task = db.run_next_task(conn, run_id)
         out = {"ok": True, "run_id": run_id, "method": run["method"], "status": run["status"], "expect": run["expect"],
                "orders": db.run_orders(conn, run_id),
-               "progress": {"tasks": len(tasks), "done": sum(1 for t in tasks if t["status"] != "open"),
-                            "units": sum(t["qty"] for t in tasks), "picked": sum(t["picked"] for t in tasks)},
+               "progress": prog,
                "alerts": alerts, "task": None}
         if note:
             out["note"] = note
@@ -198,7 +203,7 @@ class Picking(Service):
                     raise WrongLocation(f"wrong bin {s.text[:20]}: go to {task['location']}", next=f"Scan bin {task['location']}")
                 db.run_set(conn, run_id, expect="item")
                 self.ok(conn, actor, "pick.location", f"task:{task['task_id']}", location=task["location"])
-                return self._view(conn, run_id)
+                return None
             sku = resolve_sku(conn, s)
             if sku["sku"] != task["sku"]:
                 raise WrongItem(f"wrong item {sku['sku']}: pick {task['sku']} here", next=f"Scan item {task['sku']}")
@@ -226,8 +231,10 @@ class Picking(Service):
                 self._maybe_finish_order(conn, task["fo_id"])
                 self._maybe_finish_run(conn, run_id)
             self.ok(conn, actor, "pick.item", f"task:{task['task_id']}", **detail)
-            return self._view(conn, run_id)
-        return self.run(actor, "pick.scan", f"run:{run_id}", fn, scan_code=code)
+            return None
+        self.run(actor, "pick.scan", f"run:{run_id}", fn, scan_code=code)
+        # the answer is read after the commit on a reader connection: the writer stays free
+        return self.store.read(lambda conn: self._view(conn, run_id))
 
     def short(self, actor: Actor, run_id: str, task_id=None) -> dict:
         """The bin holds fewer units than the task needs: record the shortage, adjust the bin,

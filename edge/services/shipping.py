@@ -51,12 +51,21 @@ class Shipping(Service):
                 raise NotFound(f"no open manifest for carrier {str(carrier)[:20]!r}")
             shipments = db.manifest_shipments(conn, m["manifest_id"])
             db.manifest_close(conn, m["manifest_id"], actor.username)
+            jobs = []
+            pq = self.floor.print_queue
+            if pq is not None and shipments:
+                from edge.documents import manifest_document
+                jobs.append(pq.queue_document(conn, "manifest", manifest_document(dict(m, shipments=shipments), self.site_id),
+                                              actor.username))
             self.ok(conn, actor, "ship.manifest_close", f"manifest:{m['manifest_id']}", carrier=carrier,
                     parcels=len(shipments))
-            return {"ok": True, "manifest_id": m["manifest_id"], "carrier": carrier, "day": m["day"],
+            return {"ok": True, "print_jobs": jobs, "manifest_id": m["manifest_id"], "carrier": carrier, "day": m["day"],
                     "parcels": len(shipments), "weight_g": sum(s["weight_g"] or 0 for s in shipments),
                     "shipments": shipments, "next": f"Hand {len(shipments)} parcel(s) to {carrier} and get the driver's signature"}
-        return self.run(actor, "ship.manifest_close", f"carrier:{str(carrier)[:20]}", fn)
+        out = self.run(actor, "ship.manifest_close", f"carrier:{str(carrier)[:20]}", fn)
+        if out["print_jobs"] and self.floor.print_queue is not None:
+            self.floor.print_queue.submit(out["print_jobs"])
+        return out
 
     def manifest(self, manifest_id: str) -> dict:
         def fn(conn):

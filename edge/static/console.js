@@ -7,6 +7,8 @@
                   unknown: "bad", short: "bad", on_hold: "warn", queued: "warn", recount_required: "warn", sent: "warn" }[s] || "";
     return '<span class="pill ' + cls + '">' + esc(s) + "</span>";
   };
+  const hhmm = (v) => esc(String(v || "").slice(11, 19));
+  const when = (v) => esc(String(v || "").slice(5, 16).replace("T", " "));
   function table(rows, cols) {
     if (!rows || !rows.length) return '<p class="empty">nothing here</p>';
     return "<table><tr>" + cols.map((c) => "<th>" + esc(c[0]) + "</th>").join("") + "</tr>" +
@@ -26,15 +28,15 @@
     $("tiles").innerHTML = tiles.map((t) => '<div class="tile ' + ((t[2] && t[1]) ? t[2] : "") + '"><div class="n">' + (t[1] || 0) +
       '</div><div class="l">' + esc(t[0]) + "</div></div>").join("");
     $("weight").innerHTML = table(d.weight_holds, [["order", "fo_id"], ["carton", "carton"], ["expected g", "expected_weight_g"],
-                                                   ["actual g", "weight_g"], ["since", "updated_at"]]);
+                                                   ["actual g", "weight_g"], ["since", "updated_at", hhmm]]);
     $("holds").innerHTML = table(d.holds, [["order", "fo_id"], ["status", "status", pill], ["reason", "hold_reason", (v, r) => esc(v || r.cancel_reason)]]);
     $("shorts").innerHTML = table(d.short_picks, [["order", "fo_id"], ["SKU", "sku"], ["bin", "location"], ["picked", "picked"], ["of", "qty"]]);
     $("runs").innerHTML = table(d.runs, [["run", "run_id"], ["method", "method"], ["picker", "username"], ["open tasks", "open_tasks"], ["tasks", "tasks"]]);
-    $("orders").innerHTML = table(d.open_orders, [["order", "fo_id"], ["status", "status", pill], ["ship by", "ship_by"],
+    $("orders").innerHTML = table(d.open_orders, [["order", "fo_id"], ["status", "status", pill], ["ship by", "ship_by", when],
                                                   ["urgent", "urgent", (v) => v ? "⚡" : ""], ["lines", "lines"], ["units", "units"], ["carrier", "carrier"]]);
     $("prints").innerHTML = table(d.print_jobs, [["job", "job_id", (v) => esc(String(v).slice(0, 8))], ["kind", "kind"], ["order", "fo_id"],
                                                  ["state", "state", pill], ["error", "error"]]);
-    $("exceptions").innerHTML = table(d.exceptions, [["when", "at"], ["who", "username"], ["step", "action"], ["why", "code"], ["message", "message"]]);
+    $("exceptions").innerHTML = table(d.exceptions, [["time", "at", hhmm], ["who", "username"], ["step", "action"], ["why", "code"], ["message", "message"]]);
     $("counts").innerHTML = table(d.counts, [["bin", "location"], ["SKU", "sku"], ["counted", "counted"], ["expected", "expected"],
                                              ["status", "status", pill], ["by", "counted_by"]]);
   }

@@ -89,12 +89,13 @@ def decode_values(values: tuple[int, ...]) -> str:
         if v == FNC1:
             if pos > 1:
                 out.append(GS)
+        elif subset == "C":
+            if v == CODE_B:
+                subset = "B"
+            else:
+                out.append(f"{v:02d}")
         elif v == CODE_C:
             subset = "C"
-        elif v == CODE_B:
-            subset = "B"
-        elif subset == "C":
-            out.append(f"{v:02d}")
         else:
             out.append(chr(v + 32))
     return "".join(out)

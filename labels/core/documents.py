@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from . import gs1
 from .errors import DocumentError
@@ -415,3 +415,38 @@ DOCUMENT_TYPES = {
     "packing": PackingSlip, "picklist": PickList, "manifest": Manifest, "invoice": CommercialInvoice,
     "cn22": Cn22,
 }
+
+
+_NESTED = {"Address": Address, "SlipLine": SlipLine, "PickLine": PickLine, "ManifestShipment": ManifestShipment,
+           "CustomsItem": CustomsItem}
+
+
+def from_dict(kind: str, data: dict):
+    """Build a document of ``kind`` (a key of DOCUMENT_TYPES) from plain JSON-like data."""
+    import dataclasses
+
+    if kind not in DOCUMENT_TYPES:
+        raise DocumentError(f"unknown document kind {kind!r} (one of {', '.join(DOCUMENT_TYPES)})")
+    cls = DOCUMENT_TYPES[kind]
+    if not isinstance(data, dict):
+        raise DocumentError(f"{cls.__name__}: expected an object")
+    names = {f.name: str(f.type) for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise DocumentError(f"{cls.__name__}: unknown field {unknown[0]!r}")
+    kwargs = {}
+    for name, value in data.items():
+        ann = names[name]
+        nested = next((c for n, c in _NESTED.items() if n in ann), None)
+        try:
+            if nested is not None and ann.startswith("tuple"):
+                value = tuple(nested(**v) for v in value)
+            elif nested is not None and isinstance(value, dict):
+                value = nested(**value)
+        except TypeError as exc:
+            raise DocumentError(f"{cls.__name__}.{name}: {exc}") from exc
+        kwargs[name] = value
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise DocumentError(f"{cls.__name__}: {exc}") from exc

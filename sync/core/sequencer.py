@@ -22,7 +22,7 @@ from typing import Any, Iterable
 READY = "ready"
 DUPLICATE = "duplicate"
 BUFFERED = "buffered"
-FAR_FUTURE = "far_future"
+FAR_FUTURE = "seq_far_future"
 OLD_EPOCH = "old_epoch"
 UNKNOWN_EPOCH = "unknown_epoch"
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Mapping
 
 from central.routing.core.errors import NetworkDataError
@@ -87,6 +88,10 @@ class RateCard:
     services: tuple[CarrierService, ...]
     carriers: Mapping[str, CarrierCalendar]
     source: str = ""
+
+    @cached_property
+    def by_scope(self) -> Mapping[str, tuple[CarrierService, ...]]:
+        return {sc: tuple(s for s in self.services if s.scope == sc) for sc in SCOPES}
 
     def calendar(self, carrier: str) -> CarrierCalendar:
         return self.carriers.get(carrier) or CarrierCalendar(carrier=carrier)

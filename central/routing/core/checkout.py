@@ -119,24 +119,40 @@ def checkout_options(country: str, postal_code: str, items: Iterable[tuple[str, 
     scope = network.scope_of(dest.country)
     sites = list(sites.values() if isinstance(sites, Mapping) else sites)
     options, unavailable = [], []
+    distances = {s.site_id: haversine_km(s.lat, s.lon, dest.lat, dest.lon) for s in sites}
     levels = [lv for lv in network.rates.levels.values() if lv.scope == scope]
     if not levels:
         raise InvalidRequest(f"no service level serves {dest.country}", {"country": "not served"})
     for lv in levels:
         req = RouteRequest(merchant_id=merchant_id, lines=lines, country=dest.country, postal_code=dest.postal_code,
                            service=lv.name, strategy=strategy)
-        d = route(req, sites, available, sku_weights_g, network, now, sku_volumes_cm3=sku_volumes_cm3)
+        d = route(req, sites, available, sku_weights_g, network, now, sku_volumes_cm3=sku_volumes_cm3,
+                  distances=distances)
         if d.backordered or not d.shipments:
-            why = ("not in stock within reach of this service: " + ", ".join(sorted({b.sku for b in d.backordered}))
-                   if d.backordered else "no site can ship it")
+            unreachable = [r for _, r in d.rejected if "carrier service reaches" in r]
+            if not d.shipments and unreachable:
+                why = unreachable[0]
+            else:
+                why = "not enough stock within reach of this service for " + ", ".join(
+                    dict.fromkeys(b.sku for b in d.backordered))
             unavailable.append((lv.name, why))
             continue
         options.append(CheckoutOption(
             service=lv.name, label=lv.label, promised_date=d.promised_date,
             price=round(sum(s.cost for s in d.shipments), 2), shipments=len(d.shipments),
             carriers=tuple(dict.fromkeys(s.carrier_service for s in d.shipments))))
-    options.sort(key=lambda o: (o.promised_date, o.price))
-    return CheckoutAnswer(tuple(options), tuple(unavailable), dest.estimated)
+    # A level that arrives no sooner and costs no less than a level listed before it adds nothing
+    # for the shopper (e.g. "overnight" served by 1-day ground next to a site): fold it away.
+    kept: list[CheckoutOption] = []
+    for o in options:
+        better = next((k for k in kept if k.promised_date <= o.promised_date and k.price <= o.price), None)
+        if better is not None:
+            unavailable.append((o.service, f"no faster than {better.service} ({better.promised_date.isoformat()}, "
+                                           f"{better.price:.2f})"))
+            continue
+        kept.append(o)
+    kept.sort(key=lambda o: (o.promised_date, o.price))
+    return CheckoutAnswer(tuple(kept), tuple(unavailable), dest.estimated)
 
 
 @dataclass(frozen=True)

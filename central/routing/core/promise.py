@@ -80,12 +80,27 @@ class CarrierCalendar:
 NO_CARRIER_HOLIDAYS = CarrierCalendar(carrier="")
 
 
-def is_business_day(d: dt.date, site: SiteInfo, carrier: CarrierCalendar = NO_CARRIER_HOLIDAYS) -> bool:
-    if d.weekday() >= 5 or d in site.closures:
+def _is_bd(d: dt.date, country: str, subdivision: str | None, closures: frozenset, carrier: CarrierCalendar) -> bool:
+    if d.weekday() >= 5 or d in closures:
         return False
-    if site.holiday_country and d in public_holidays(site.holiday_country, site.holiday_subdivision, d.year):
+    if country and d in public_holidays(country, subdivision, d.year):
         return False
     return not carrier.is_holiday(d)
+
+
+def is_business_day(d: dt.date, site: SiteInfo, carrier: CarrierCalendar = NO_CARRIER_HOLIDAYS) -> bool:
+    return _is_bd(d, site.holiday_country, site.holiday_subdivision, site.closures, carrier)
+
+
+@lru_cache(maxsize=65536)
+def _dates(today: dt.date, ships_today: bool, transit_days: int, country: str, subdivision: str | None,
+           closures: frozenset, carrier: CarrierCalendar) -> tuple[dt.date, dt.date]:
+    """(ship date, delivery date) for an order on local ``today`` (cached: pure function of its arguments)."""
+    def is_bd(d: dt.date) -> bool:
+        return _is_bd(d, country, subdivision, closures, carrier)
+
+    sd = today if ships_today else next_business_day(today, is_bd)
+    return sd, add_business_days(sd, transit_days, is_bd)
 
 
 def next_business_day(d: dt.date, is_bd: Callable[[dt.date], bool], limit: int = 60) -> dt.date:
@@ -137,10 +152,20 @@ def ship_date(site: SiteInfo, service_class: str, now: dt.datetime,
 def promise(site: SiteInfo, service_class: str, transit_days: int, now: dt.datetime,
             carrier: CarrierCalendar = NO_CARRIER_HOLIDAYS, urgent_window_min: float = 60) -> Promise:
     """Ship date and promised delivery date for ``transit_days`` business days of transit."""
-    sd, after, ship_by, minutes = ship_date(site, service_class, now, carrier)
-    delivered = add_business_days(sd, transit_days, lambda d: is_business_day(d, site, carrier))
-    urgent = (not after) and minutes <= urgent_window_min
-    return Promise(sd, delivered, after, urgent, ship_by, minutes)
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    tz = site.tz
+    local = now.astimezone(tz)
+    today = local.date()
+    cut = site.cutoff(service_class)
+    minutes = (cut.hour * 60 + cut.minute) - (local.hour * 60 + local.minute + local.second / 60.0
+                                              + local.microsecond / 60e6)
+    ships_today = minutes > 0 and _is_bd(today, site.holiday_country, site.holiday_subdivision, site.closures,
+                                         carrier)
+    sd, delivered = _dates(today, ships_today, transit_days, site.holiday_country, site.holiday_subdivision,
+                           site.closures, carrier)
+    ship_by = dt.datetime.combine(sd, cut, tzinfo=tz)
+    return Promise(sd, delivered, not ships_today, ships_today and minutes <= urgent_window_min, ship_by, minutes)
 
 
 def business_days_between(start: dt.date, end: dt.date, is_bd: Callable[[dt.date], bool]) -> int:

@@ -34,7 +34,6 @@ Raises ``InvalidRequest`` / ``UnknownSku`` / ``UnknownDestination`` for bad inpu
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Iterable, Mapping
 
 from central.routing.core.carriers import CarrierService
@@ -44,21 +43,17 @@ from central.routing.core.model import Decision, RouteLine, RouteRequest, Shipme
 from central.routing.core.promise import Promise, promise
 
 
-@dataclass
 class Option:
-    """The best way one site can ship (part of) an order."""
+    """The best way one site can ship (part of) an order. Compared by identity."""
 
-    site: SiteInfo
-    service: CarrierService
-    zone: str
-    transit: int
-    promise: Promise
-    cost: float
-    km: float
+    __slots__ = ("site", "service", "zone", "transit", "promise", "cost", "km", "key", "stock")
 
-    @property
-    def key(self) -> tuple:
-        return (self.promise.promised_date, self.cost, round(self.km, 3), self.site.site_id)
+    def __init__(self, site: SiteInfo, service: CarrierService, zone: str, transit: int, promise: Promise,
+                 cost: float, km: float):
+        self.site, self.service, self.zone, self.transit = site, service, zone, transit
+        self.promise, self.cost, self.km = promise, cost, km
+        self.key = (promise.promised_date, cost, round(km, 3), site.site_id)
+        self.stock: dict[str, int] = {}   # sku -> units this site holds of the order's SKUs
 
 
 def site_option(site: SiteInfo, dest: Destination, level, weight_g: int, volume_cm3: float,
@@ -67,9 +62,8 @@ def site_option(site: SiteInfo, dest: Destination, level, weight_g: int, volume_
     if km is None:
         km = haversine_km(site.lat, site.lon, dest.lat, dest.lon)
     best: list[tuple[float, CarrierService, str, int]] = []
-    for svc in network.rates.services:
-        if svc.scope != level.scope:
-            continue
+    rates = network.rates
+    for svc in rates.by_scope[level.scope]:
         z = svc.zone_for(km)
         if z is None:
             continue
@@ -87,7 +81,7 @@ def site_option(site: SiteInfo, dest: Destination, level, weight_g: int, volume_
     for price, svc, z, days in best:
         if price != low:
             continue
-        p = promise(site, svc.service_class, days, now, network.rates.calendar(svc.carrier), network.urgent_window_min)
+        p = promise(site, svc.service_class, days, now, rates.calendar(svc.carrier), network.urgent_window_min)
         opt = Option(site, svc, z, days, p, price, km)
         if chosen is None or (p.promised_date, svc.id) < (chosen.promise.promised_date, chosen.service.id):
             chosen = opt
@@ -106,11 +100,13 @@ def _demand(request: RouteRequest, sku_weights_g: Mapping[str, int]) -> dict[str
     return demand
 
 
-def stock_reason(demand: Mapping[str, int], site_id: str, available: Mapping) -> str:
-    """'' when the site holds every line, else e.g. 'out of stock for SKU-12; only 1 of 3 SKU-9'."""
+def stock_reason(demand: Mapping[str, int], stock: Mapping) -> str:
+    """'' when the site holds every line, else e.g. 'out of stock for SKU-12; only 1 of 3 SKU-9'.
+
+    ``stock`` maps sku -> units at this site."""
     out, short = [], []
     for sku, q in demand.items():
-        a = available.get((sku, site_id), 0)
+        a = stock.get(sku, 0)
         if a <= 0:
             out.append(sku)
         elif a < q:
@@ -135,7 +131,7 @@ def _ineligible(site: SiteInfo, dest: Destination, load, exclude) -> str:
     return ""
 
 
-def _greedy(demand: Mapping[str, int], pool: list[Option], available: Mapping) -> tuple[list, dict]:
+def _greedy(demand: Mapping[str, int], pool: list[Option]) -> tuple[list, dict]:
     """Fewest shipments greedily: repeatedly take the site covering the most remaining lines fully."""
     remaining = dict(demand)
     pool = list(pool)
@@ -143,11 +139,11 @@ def _greedy(demand: Mapping[str, int], pool: list[Option], available: Mapping) -
     while remaining and pool:
         best = None
         for opt in pool:
-            sid = opt.site.site_id
+            stock = opt.stock
             full = units = 0
             take = {}
             for sku, q in remaining.items():
-                a = available.get((sku, sid), 0)
+                a = stock.get(sku, 0)
                 if a > 0:
                     t = q if a >= q else a
                     take[sku] = t
@@ -169,33 +165,33 @@ def _greedy(demand: Mapping[str, int], pool: list[Option], available: Mapping) -
                 remaining[sku] = left
             else:
                 del remaining[sku]
-    return _tidy(demand, plan, available), remaining
+    return _tidy(demand, plan), remaining
 
 
-def _tidy(demand: Mapping[str, int], plan: list, available: Mapping) -> list:
+def _tidy(demand: Mapping[str, int], plan: list) -> list:
     """Re-spread quantities over the chosen sites so a line is only split when no chosen site holds it
     whole (the greedy pass may have taken part of a line from an early site). Sites left empty drop."""
     if len(plan) < 2:
         return plan
     takes: list[dict[str, int]] = [{} for _ in plan]
     for sku, q in demand.items():
-        whole = next((i for i, (o, _) in enumerate(plan) if available.get((sku, o.site.site_id), 0) >= q), None)
+        whole = next((i for i, (o, _) in enumerate(plan) if o.stock.get(sku, 0) >= q), None)
         if whole is not None:
             takes[whole][sku] = q
             continue
         for i, (o, _) in enumerate(plan):
             if q <= 0:
                 break
-            a = min(q, available.get((sku, o.site.site_id), 0))
+            a = min(q, o.stock.get(sku, 0))
             if a > 0:
                 takes[i][sku] = a
                 q -= a
     return [(o, t) for (o, _), t in zip(plan, takes) if t]
 
 
-def _covers(demand: Mapping[str, int], pool: list[Option], available: Mapping) -> bool:
+def _covers(demand: Mapping[str, int], pool: list[Option]) -> bool:
     for sku, q in demand.items():
-        if sum(available.get((sku, o.site.site_id), 0) for o in pool) < q:
+        if sum(o.stock.get(sku, 0) for o in pool) < q:
             return False
     return True
 
@@ -223,8 +219,13 @@ def _assign_lines(request: RouteRequest, takes: list[dict[str, int]]) -> tuple[l
 
 def route(request: RouteRequest, sites: Iterable[SiteInfo], available: Mapping, sku_weights_g: Mapping[str, int],
           network: Network, now: dt.datetime, *, load: Mapping[str, int] | None = None,
-          exclude: Mapping[str, str] | None = None, sku_volumes_cm3: Mapping[str, float] | None = None) -> Decision:
-    """Route one order (see the module docstring for the contract and rules)."""
+          exclude: Mapping[str, str] | None = None, sku_volumes_cm3: Mapping[str, float] | None = None,
+          distances: Mapping[str, float] | None = None) -> Decision:
+    """Route one order (see the module docstring for the contract and rules).
+
+    ``distances`` (site_id -> km to this destination) lets a caller routing the same destination
+    several times (checkout: once per service level) compute distances once.
+    """
     if now.tzinfo is None:
         raise InvalidRequest("now must be a timezone-aware datetime")
     level = network.rates.levels.get(request.service)
@@ -249,29 +250,42 @@ def route(request: RouteRequest, sites: Iterable[SiteInfo], available: Mapping, 
     rejected: list[tuple[str, str]] = []
     opts: list[Option] = []
     holds_all: dict[str, bool] = {}
+    held: dict[str, int] = {}
+    all_out = f"out of stock for {', '.join(demand)}"
+    items = list(demand.items())
     for site in sites:
         sid = site.site_id
         why = _ineligible(site, dest, load, exclude)
         if why:
             rejected.append((sid, why))
             continue
-        if not any(available.get((sku, sid), 0) > 0 for sku in demand):
-            rejected.append((sid, stock_reason(demand, sid, available)))
+        full = 0
+        stock = {}
+        for sku, q in items:
+            a = available.get((sku, sid), 0)
+            if a > 0:
+                stock[sku] = a
+                full += a >= q
+        if not stock:
+            rejected.append((sid, all_out))
             continue
-        opt = site_option(site, dest, level, weight, volume, network, now)
+        opt = site_option(site, dest, level, weight, volume, network, now,
+                          km=distances.get(sid) if distances is not None else None)
         if opt is None:
             rejected.append((sid, f"no {level.name} carrier service reaches {dest.country} {dest.postal_code}".rstrip()))
             continue
+        opt.stock = stock
         opts.append(opt)
-        holds_all[sid] = all(available.get((sku, sid), 0) >= q for sku, q in demand.items())
+        held[sid] = full
+        holds_all[sid] = full == len(items)
 
-    plan, remaining = _greedy(demand, opts, available)
+    plan, remaining = _greedy(demand, opts)
     note = ""
     if request.strategy == "speed" and opts:
         for day in sorted({o.promise.promised_date for o in opts}):
             pool = [o for o in opts if o.promise.promised_date <= day]
-            if _covers(demand, pool, available):
-                fast, fast_left = _greedy(demand, pool, available)
+            if _covers(demand, pool):
+                fast, fast_left = _greedy(demand, pool)
                 if len(fast) > len(plan):
                     note = f"speed: split into {len(fast)} to arrive by {day.isoformat()}"
                 plan, remaining = fast, fast_left
@@ -296,11 +310,11 @@ def route(request: RouteRequest, sites: Iterable[SiteInfo], available: Mapping, 
         sid = opt.site.site_id
         if sid in chosen:
             continue
-        rejected.append((sid, _not_chosen_reason(opt, lead, holds_all[sid], demand, available, len(plan))))
+        rejected.append((sid, _not_chosen_reason(opt, lead, holds_all[sid], demand, len(plan))))
 
     terms = tuple(Term(site_id=o.site.site_id, carrier_service=o.service.id, ship_date=o.promise.ship_date,
                        promised_date=o.promise.promised_date, cost=o.cost, distance_km=round(o.km, 1),
-                       lines_held=sum(1 for s in demand if available.get((s, o.site.site_id), 0) >= demand[s]),
+                       lines_held=held[o.site.site_id],
                        lines_total=len(demand), after_cutoff=o.promise.after_cutoff,
                        chosen=o.site.site_id in chosen) for o in sorted(opts, key=lambda o: o.key))
     explanation = _explain(request, shipments, backordered, plan, holds_all, note)
@@ -309,16 +323,16 @@ def route(request: RouteRequest, sites: Iterable[SiteInfo], available: Mapping, 
                     destination_estimated=dest.estimated)
 
 
-def _not_chosen_reason(opt: Option, lead: Option | None, holds_all: bool, demand, available, n_ship: int) -> str:
+def _not_chosen_reason(opt: Option, lead: Option | None, holds_all: bool, demand, n_ship: int) -> str:
     if not holds_all and n_ship <= 1:
-        return stock_reason(demand, opt.site.site_id, available)
+        return stock_reason(demand, opt.stock)
     if lead is None:
         return "not needed"
     p, lp = opt.promise, lead.promise
     if holds_all and n_ship > 1:
         return f"slower single package (promise {p.promised_date.isoformat()} vs {lp.promised_date.isoformat()})"
     if not holds_all:
-        return f"not needed for the split; {stock_reason(demand, opt.site.site_id, available)}"
+        return f"not needed for the split; {stock_reason(demand, opt.stock)}"
     if p.after_cutoff and p.promised_date > lp.promised_date:
         return f"after cut-off (ships {p.ship_date.isoformat()}, promise {p.promised_date.isoformat()})"
     if p.promised_date > lp.promised_date:

@@ -1,0 +1,226 @@
+"""Flash sale: N orders from 16 concurrent clients against 100 SKUs with limited stock at 3 sites.
+
+Prints JSON lines {"name","value","unit","baseline","ratio"}: accepted+allocated orders/s next to
+the bare conditional-UPDATE reservation rate measured on the same database in the same run, and
+the oversold units recomputed from the ledger (must be 0). Runs on SQLite, and on PostgreSQL
+when `--pg URL` is given or a throwaway cluster can be started (`initdb` installed).
+
+    .venv/bin/python bench/bench_central_flash_sale.py [--quick] [--orders N] [--clients 16] [--pg URL|--no-pg]
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import glob
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from central.services import CentralService  # noqa: E402
+from central.store import CentralStore  # noqa: E402
+
+SITES = [("EWR1", "Newark", "NJ", "07102", 40.7357, -74.1724, "America/New_York"),
+         ("ORD1", "Chicago", "IL", "60607", 41.8742, -87.6529, "America/Chicago"),
+         ("LAX1", "Los Angeles", "CA", "90021", 34.0289, -118.2387, "America/Los_Angeles")]
+ZIPS = ["10118", "02110", "78701", "60601", "94103", "98101", "30303", "33101", "80202", "19103"]
+
+
+def catalog(skus: int, per_site: int) -> dict:
+    return {
+        "merchant_id": "flash", "merchant_name": "Flash Sale Inc",
+        "skus": [{"sku": f"F-{i:03d}", "description": f"Deal {i}", "weight_g": 300, "length_mm": 200,
+                  "width_mm": 100, "height_mm": 50} for i in range(skus)],
+        "sites": [{"site_id": s, "name": n, "line1": "1 Dock Rd", "city": n, "region": r, "postal_code": z,
+                   "country": "US", "lat": la, "lon": lo, "timezone": tz,
+                   "cutoffs": {"ground": "23:59", "two_day": "23:59", "overnight": "23:59"},
+                   "holiday_country": "US", "capabilities": ["each"], "capacity_per_day": 0}
+                  for s, n, r, z, la, lo, tz in SITES],
+        "stock": [{"site_id": s[0], "sku": f"F-{i:03d}", "qty": per_site} for s in SITES for i in range(skus)],
+    }
+
+
+def orders(n: int, skus: int, seed: int = 7) -> list[dict]:
+    rnd = random.Random(seed)
+    out = []
+    for i in range(n):
+        picked = rnd.sample(range(skus), rnd.choice((1, 1, 2, 3)))
+        out.append({"channel": "flash", "channel_order_id": f"FS-{i:06d}",
+                    "ship_to": {"name": f"Buyer {i}", "line1": f"{i} Main St", "city": "Anytown",
+                                "postal_code": rnd.choice(ZIPS), "country": "US"},
+                    "lines": [{"sku": f"F-{k:03d}", "qty": rnd.choice((1, 1, 2))} for k in picked]})
+    return out
+
+
+def run_clients(n_clients: int, work: list, fn, time_limit_s: float) -> tuple[int, float, list]:
+    """Run fn(item) over work with n_clients threads; bounded by count and time."""
+    idx = [0]
+    lock = threading.Lock()
+    done = [0]
+    errors: list = []
+    deadline = time.monotonic() + time_limit_s
+
+    def client():
+        while time.monotonic() < deadline:
+            with lock:
+                if idx[0] >= len(work):
+                    return
+                item = work[idx[0]]
+                idx[0] += 1
+            try:
+                fn(item)
+            except Exception as exc:  # noqa: BLE001 - counted and reported
+                errors.append(repr(exc))
+                continue
+            with lock:
+                done[0] += 1
+
+    threads = [threading.Thread(target=client) for _ in range(n_clients)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return done[0], time.perf_counter() - t0, errors
+
+
+def raw_update_rate(store: CentralStore, n_clients: int, n_updates: int, time_limit_s: float) -> float:
+    """The bare conditional UPDATE (one reservation per transaction) on the same table, then undone."""
+    rnd = random.Random(3)
+    work = [(f"F-{rnd.randrange(100):03d}", SITES[rnd.randrange(3)][0]) for _ in range(n_updates)]
+
+    def one(item):
+        sku, site = item
+        with store.transaction() as conn:
+            store.try_reserve(conn, "flash", sku, site, 1)
+
+    done, secs, _ = run_clients(n_clients, work, one, time_limit_s)
+    with store.transaction() as conn:   # undo: the sale starts from clean balances
+        conn.exec_driver_sql("UPDATE inventory SET reserved = 0 WHERE merchant_id = 'flash'")
+    return done / secs
+
+
+def bench(label: str, url: str, n_orders: int, n_clients: int, time_limit_s: float) -> list[dict]:
+    store = CentralStore(url, pool_size=n_clients + 4)
+    store.drop_all()
+    store.create_all()
+    svc = CentralService(store)
+    per_site = max(1, n_orders // 60)        # demand is ~2.7x supply: a real sell-out
+    svc.seed_catalog(catalog(100, per_site))
+    baseline = raw_update_rate(store, n_clients, min(4000, n_orders), time_limit_s)
+    work = orders(n_orders, 100)
+    svc.create_order("flash", work[0])        # warm caches (routing network, sites)
+    stats = {"allocated": 0, "backordered": 0}
+    lock = threading.Lock()
+
+    def place(payload):
+        order, _ = svc.create_order("flash", payload, actor="bench")
+        with lock:
+            stats["allocated" if order["status"] == "released" else "backordered"] += 1
+
+    done, secs, errors = run_clients(n_clients, work[1:], place, time_limit_s)
+    check = svc.verify_ledger()
+    with store.read() as conn:
+        units_reserved = sum(r["reserved"] for r in store.all_inventory(conn))
+    store.close()
+    rate = done / secs
+    rows = [
+        {"name": f"flash_sale_orders_per_s_{label}", "value": round(rate, 1), "unit": "orders/s",
+         "baseline": round(baseline, 1), "ratio": round(rate / baseline, 3),
+         "detail": {"orders": done, "seconds": round(secs, 2), "clients": n_clients, "released": stats["allocated"],
+                    "backordered_only": stats["backordered"], "errors": len(errors), "units_reserved": units_reserved,
+                    "supply_units": per_site * 300}},
+        {"name": f"flash_sale_oversold_units_{label}", "value": check["oversold_units"], "unit": "units",
+         "baseline": 0, "ratio": None, "detail": {"ledger_mismatches": len(check["mismatches"]),
+                                                 "balances": check["rows"]}},
+    ]
+    if errors:
+        rows[0]["detail"]["first_error"] = errors[0][:300]
+    return rows
+
+
+@contextlib.contextmanager
+def throwaway_postgres():
+    """initdb in a temp dir, a free port, removed afterwards (as the test fixture does)."""
+    import pwd
+    import socket
+
+    dirs = sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
+    if not dirs:
+        yield None
+        return
+    bindir = dirs[0]
+    base = tempfile.mkdtemp(prefix="floorsync-bench-pg-")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    run_as: list[str] = []
+    if os.geteuid() == 0:
+        pw = pwd.getpwnam("postgres")
+        os.chown(base, pw.pw_uid, pw.pw_gid)
+        run_as = ["runuser", "-u", "postgres", "--"]
+    datadir = os.path.join(base, "data")
+    subprocess.run(run_as + [f"{bindir}/initdb", "-D", datadir, "-U", "postgres", "-A", "trust", "--no-sync"],
+                   check=True, stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(run_as + [f"{bindir}/postgres", "-D", datadir, "-p", str(port), "-h", "127.0.0.1",
+                                      "-k", base, "-c", "max_connections=100", "-c", "synchronous_commit=off"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        time.sleep(0.3)
+        subprocess.run(run_as + [f"{bindir}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "bench"],
+                       check=True)
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/bench"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="1,500 orders per database (< 60 s)")
+    ap.add_argument("--orders", type=int, default=None)
+    ap.add_argument("--clients", type=int, default=16)
+    ap.add_argument("--pg", default=None, help="PostgreSQL URL to use instead of a throwaway cluster")
+    ap.add_argument("--no-pg", action="store_true")
+    ap.add_argument("--time-limit", type=float, default=300.0, help="seconds per phase, at most")
+    args = ap.parse_args()
+    n = args.orders or (1500 if args.quick else 10_000)
+    import logging
+    logging.disable(logging.WARNING)
+    tmp = tempfile.mkdtemp(prefix="floorsync-bench-")
+    try:
+        for row in bench("sqlite", f"sqlite:///{tmp}/central.db", n, args.clients, args.time_limit):
+            print(json.dumps(row), flush=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if args.no_pg:
+        return
+    with (contextlib.nullcontext(args.pg) if args.pg else throwaway_postgres()) as url:
+        if url is None:
+            print(json.dumps({"name": "flash_sale_postgres", "value": None, "unit": "skipped", "baseline": None,
+                              "ratio": None, "detail": "PostgreSQL not installed"}))
+            return
+        for row in bench("postgres", url, n, args.clients, args.time_limit):
+            print(json.dumps(row), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,198 @@
+"""Edge scan API under 20 concurrent handhelds doing pick scans.
+
+A real `floorsync edge serve` process (one process: werkzeug threaded server, every write through
+the store's single writer thread with group commit, synchronous=FULL) on 127.0.0.1 serves 20
+client threads, each a logged-in picker with its own discrete pick run, scanning bin then item
+(qty 1 per scan) as fast as the server answers. Reported:
+
+- p50/p99 server time per pick scan (``X-Server-Time-Ms``, measured inside the app) beside the
+  p99 of a raw SQLite single-row commit (WAL, synchronous=FULL, sqlite3 module) measured in the
+  same run on the same disk;
+- p99 client round trip, and scans per second.
+
+Scan debounce is off for the run (handhelds here scan the same unit barcode back to back faster
+than any person could). ``--quick`` runs ~10 s of load.
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+from common import ROOT, emit, parse_args, percentile
+
+sys.path.insert(0, ROOT)
+
+HANDHELDS = 20
+
+
+def raw_commit_baseline(path: str, n: int) -> list[float]:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, qty INTEGER)")
+    conn.execute("INSERT OR REPLACE INTO t VALUES (1, 0)")
+    out = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("UPDATE t SET qty = qty + 1 WHERE id = 1")
+        conn.execute("COMMIT")
+        out.append((time.perf_counter() - t0) * 1000)
+    conn.close()
+    return out
+
+
+def prepare(data_dir: str, orders: int, lines: int, qty: int) -> None:
+    from biip.checksums import gs1_standard_check_digit
+
+    from edge.runtime import open_store
+    from edge.seed import seed
+    from edge.services import Floor
+    from edge.sync_handlers import apply_down_event
+    from floorsync import config
+
+    cfg = config.load(None, env=_env(data_dir))
+    skus = []
+    for i in range(1, 61):
+        body = f"400638{i:06d}"
+        skus.append({"sku": f"SKU-{i:04d}", "description": f"Item {i}", "gtins": [body + str(gs1_standard_check_digit(body))],
+                     "weight_g": 100, "length_mm": 50, "width_mm": 50, "height_mm": 50, "lot_tracked": False,
+                     "expiry_tracked": False, "hazmat": False, "requires_qc": False, "safety_stock": 0})
+    catalog = {"merchant_id": "M-BENCH", "merchant_name": "Bench", "skus": skus, "sites": [],
+               "stock": [{"site_id": "EWR1", "sku": s["sku"], "qty": 1_000_000} for s in skus]}
+    store = open_store(cfg)
+    floor = Floor(cfg, store)
+    seed(floor, catalog, users=False)
+    for h in range(HANDHELDS):
+        floor.auth.add_user(f"hh{h:02d}", f"Handheld {h}", "picker", "1234")
+    for o in range(orders):
+        body = {"fo_id": f"FO-{o:05d}", "order_id": f"O-{o:05d}", "channel_order_id": f"C-{o}", "service": "ground",
+                "carrier": "ups", "tracking_number": f"1ZB{o:07d}", "promised_date": "2026-12-01",
+                "ship_by": "2026-11-30T20:00:00Z", "urgent": False,
+                "ship_to": {"name": "N", "line1": "1 St", "city": "C", "country": "US"},
+                "lines": [{"line_id": str(k), "sku": skus[(o * 7 + k) % len(skus)]["sku"], "qty": qty} for k in range(lines)]}
+        env = {"site_id": "EWR1", "merchant_id": "M-BENCH", "seq": o + 1, "type": "fulfillment_order.released", "body": body}
+        store.write(lambda c, env=env: apply_down_event(c, env))
+    store.close()
+
+
+def _env(data_dir: str) -> dict:
+    return {"FLOORSYNC_GENERAL_DATA_DIR": data_dir, "FLOORSYNC_EDGE_SITE_ID": "EWR1",
+            "FLOORSYNC_DEVICES_PRINTER_KIND": "none", "FLOORSYNC_DEVICES_SCAN_DEBOUNCE_MS": "0",
+            "FLOORSYNC_EDGE_CAPABILITIES": "discrete", "FLOORSYNC_GENERAL_LOG_LEVEL": "WARNING"}
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def handheld(port: int, user: str, gtins: dict, seconds: float, max_scans: int, server_ms: list, client_ms: list,
+             errors: list, barrier: threading.Barrier) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+    def call(method, path, body=None, token=None):
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = "Bearer " + token
+        t0 = time.perf_counter()
+        conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+        resp = conn.getresponse()
+        data = json.loads(resp.read())
+        return resp.status, data, (time.perf_counter() - t0) * 1000, float(resp.getheader("X-Server-Time-Ms", "nan"))
+
+    _s, login, _c, _m = call("POST", "/api/login", {"username": user, "pin": "1234", "device": user})
+    token = login["token"]
+    _s, run, _c, _m = call("POST", "/api/pick/start", {}, token)
+    barrier.wait()
+    deadline = time.monotonic() + seconds
+    scans = 0
+    while time.monotonic() < deadline and scans < max_scans:
+        t = run.get("task")
+        if not t:
+            _s, run, _c, _m = call("POST", "/api/pick/start", {}, token)
+            if not run.get("task"):
+                break
+            continue
+        code = t["location"] if run["expect"] == "location" else gtins[t["sku"]]
+        status, data, c_ms, s_ms = call("POST", f"/api/pick/{run['run_id']}/scan", {"code": code, "task_id": t["task_id"]}, token)
+        if status != 200:
+            errors.append(data)
+            break
+        run = data
+        scans += 1
+        server_ms.append(s_ms)
+        client_ms.append(c_ms)
+    conn.close()
+
+
+def main() -> None:
+    args = parse_args(__doc__.splitlines()[0], lambda p: (
+        p.add_argument("--handhelds", type=int, default=HANDHELDS, help="concurrent handhelds (default 20)"),
+        p.add_argument("--seconds", type=float, default=None, help="load duration (default 10 quick / 30 full)")))
+    seconds = args.seconds or (10.0 if args.quick else 30.0)
+    n = args.handhelds
+    with tempfile.TemporaryDirectory(prefix="bench-edge-") as tmp:
+        prepare(tmp, orders=HANDHELDS * 4, lines=8, qty=200)
+        baseline = raw_commit_baseline(os.path.join(tmp, "raw.db"), 300 if args.quick else 2000)
+        port = free_port()
+        env = dict(os.environ, **_env(tmp))
+        proc = subprocess.Popen([sys.executable, "-m", "floorsync.cli", "edge", "serve", "--port", str(port), "--no-sync"],
+                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            t_end = time.monotonic() + 20
+            while time.monotonic() < t_end:
+                try:
+                    http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/healthz")
+                    break
+                except OSError:
+                    time.sleep(0.05)
+            from edge.seed import load_catalog  # noqa: F401  (import cost outside the timed part)
+            gtins = {}
+            from biip.checksums import gs1_standard_check_digit
+            for i in range(1, 61):
+                body = f"400638{i:06d}"
+                gtins[f"SKU-{i:04d}"] = body + str(gs1_standard_check_digit(body))
+            server_ms, client_ms, errors = [], [], []
+            barrier = threading.Barrier(n + 1)
+            threads = [threading.Thread(target=handheld, args=(port, f"hh{h:02d}", gtins, seconds, 100_000, server_ms,
+                                                               client_ms, errors, barrier)) for h in range(n)]
+            for t in threads:
+                t.start()
+            barrier.wait()
+            t0 = time.perf_counter()
+            for t in threads:
+                t.join(seconds + 60)
+            elapsed = time.perf_counter() - t0
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+        if errors:
+            print(json.dumps({"errors": errors[:3]}), file=sys.stderr)
+        base_p99 = percentile(baseline, 99)
+        base_p50 = percentile(baseline, 50)
+        emit("edge_pick_scan_server_p99", percentile(server_ms, 99), "ms", base_p99, handhelds=n, scans=len(server_ms),
+             baseline_is="raw sqlite3 single-row commit p99 (WAL, synchronous=FULL)")
+        emit("edge_pick_scan_server_p50", percentile(server_ms, 50), "ms", base_p50,
+             baseline_is="raw sqlite3 single-row commit p50 (WAL, synchronous=FULL)")
+        emit("edge_pick_scan_client_p99", percentile(client_ms, 99), "ms", base_p99,
+             baseline_is="raw sqlite3 single-row commit p99 (WAL, synchronous=FULL)")
+        emit("edge_pick_scans_per_s", len(server_ms) / elapsed, "scans/s", 1000.0 / (sum(baseline) / len(baseline)),
+             baseline_is="raw sqlite3 single-row commits per second, one thread")
+
+
+if __name__ == "__main__":
+    main()

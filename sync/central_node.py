@@ -1,0 +1,503 @@
+"""Central's sync runtime: up-stream inbox for every site, down-stream outbox pump, presence, health.
+
+One worker thread owns all sync state. paho's callbacks only enqueue. For each site the worker
+keeps a :class:`~sync.core.sequencer.Sequencer` (up stream, exactly once, in order) and a
+:class:`~sync.core.sequencer.SendWindow` (down stream). Up envelopes are applied through
+``central.sync_handlers.apply_up_event`` inside ``CentralStore.transaction()`` together with
+their inbox rows and the cursor; the ack goes out after the commit. Down rows are retired only on
+the edge's application-level ack.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from sqlalchemy.exc import IntegrityError
+
+from floorsync.log import log_event
+from sync import central_journal as cj
+from sync.core import control, topics
+from sync.core.control import Progress, SitePresence
+from sync.core.envelope import Envelope, EnvelopeError, Parked, Rejected, decode_batch, encode_batch, utc_now_iso
+from sync.core.sequencer import BUFFERED, DUPLICATE, READY, Sequencer, SendWindow
+from sync.transport import Inbound, Transport
+
+logger = logging.getLogger("sync.central")
+
+
+def _default_apply(conn, env):
+    from central.sync_handlers import apply_up_event
+
+    return apply_up_event(conn, env)
+
+
+def _error_classes():
+    try:
+        from central.errors import CentralError, Forbidden
+    except ImportError:  # pragma: no cover
+        return (ValueError,), ()
+    return (CentralError, ValueError), (Forbidden,)
+
+
+@dataclass
+class _Site:
+    site_id: str
+    seq_up: Sequencer
+    window: SendWindow
+    presence: SitePresence = field(default_factory=SitePresence)
+    progress: Progress = field(default_factory=Progress)
+    rejected: Counter = field(default_factory=Counter)
+    counters: Counter = field(default_factory=Counter)
+    last_resend_req: float = 0.0
+    stale: bool | None = None
+    seen_since: float = 0.0
+    noted: set = field(default_factory=set)
+    drift_skus: int = 0
+    last_drift: dict = field(default_factory=dict)
+    down_head: int = 0
+    down_oldest_at: str | None = None
+
+
+class CentralSync:
+    """``CentralSync(cfg, central_store)`` with ``start()``, ``stop()``, ``status()``."""
+
+    def __init__(self, cfg, central_store, *, apply_fn: Callable | None = None, client_id: str = "floorsync-central"):
+        self.cfg = cfg
+        self.scfg = cfg.sync
+        self.store = central_store
+        self.apply_fn = apply_fn or _default_apply
+        self.errors, self.security_errors = _error_classes()
+        self.client_id = client_id
+        self.sites: dict[str, _Site] = {}
+        self.transport: Transport | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_pump = 0.0
+        self._last_stale_check = 0.0
+        self._started = time.monotonic()
+        self.counters: Counter = Counter()
+        self._retry_at = 0.0
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        self._started = time.monotonic()
+        with self.store.transaction() as conn:
+            for (site, stream), _cur in cj.all_cursors(conn).items():
+                if site not in self.sites:
+                    self._load_site(conn, site)
+            for site in cj.down_heads(conn):
+                if site not in self.sites:
+                    self._load_site(conn, site)
+        self.transport = Transport(self.cfg.broker, client_id=self.client_id, subscriptions=topics.CENTRAL_SUBSCRIPTIONS)
+        self.transport.start()
+        self._thread = threading.Thread(target=self._run, name="central-sync", daemon=True)
+        self._thread.start()
+        log_event(logger, "central_sync_started", sites=sorted(self.sites))
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        if self.transport is not None:
+            self.transport.stop()
+        log_event(logger, "central_sync_stopped")
+
+    def _load_site(self, conn, site: str) -> _Site:
+        up_epoch, up_seq = cj.get_cursor(conn, site, "up")
+        _down_epoch, down_seq = cj.get_cursor(conn, site, "down")
+        st = _Site(site, Sequencer(up_epoch, up_seq, cj.retired_epochs(conn, site), max_ahead=self.scfg.max_ahead),
+                   SendWindow(acked=down_seq, next_seq=down_seq + 1,
+                              max_inflight=self.scfg.max_inflight * self.scfg.batch_size,
+                              ack_timeout_s=self.scfg.ack_timeout_s))
+        st.seen_since = time.monotonic()
+        st.presence.interval_s = self.scfg.heartbeat_s
+        self.sites[site] = st
+        return st
+
+    def _site(self, site: str) -> _Site:
+        st = self.sites.get(site)
+        if st is None:
+            with self.store.transaction() as conn:
+                st = self._load_site(conn, site)
+        return st
+
+    # ------------------------------------------------------------------ worker
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                item = self.transport.inbound.get(timeout=0.02)
+            except queue.Empty:
+                item = None
+            try:
+                n = 0
+                while item is not None:
+                    self._handle(item)
+                    n += 1
+                    if n >= 200:
+                        break
+                    try:
+                        item = self.transport.inbound.get_nowait()
+                    except queue.Empty:
+                        item = None
+                self._tick()
+            except Exception as exc:  # noqa: BLE001 - the worker survives; the cause is logged
+                self.counters["errors"] += 1
+                log_event(logger, "central_sync_error", level=logging.ERROR, error=repr(exc)[:500])
+                time.sleep(0.2)
+
+    def _handle(self, item: Inbound) -> None:
+        if item.kind == "connected":
+            self.counters["connects"] += 1
+            for st in self.sites.values():
+                st.window.rewind()
+            log_event(logger, "central_sync_connected")
+            return
+        if item.kind == "disconnected":
+            log_event(logger, "central_sync_disconnected", level=logging.WARNING, detail=item.detail)
+            return
+        parsed = topics.parse(item.topic)
+        if parsed is None:
+            return
+        site, sub = parsed
+        try:
+            from sync.broker import check_site_id
+
+            check_site_id(site)
+        except Exception:  # noqa: BLE001
+            self.counters["bad_topic"] += 1
+            return
+        st = self._site(site)
+        if sub == "up/events":
+            self._on_events(st, item.payload)
+        elif sub == "up/hello":
+            self._on_hello(st, item.payload)
+        elif sub == "up/heartbeat":
+            self._on_heartbeat(st, item.payload)
+        elif sub == "ack/down":
+            self._on_ack(st, item.payload)
+        elif sub == "state":
+            self._on_state(st, item.payload)
+
+    # ---- rejections and security events
+    def _reject(self, st: _Site, reason: str, detail: str, seq: int | None = None) -> None:
+        st.rejected[reason] += 1
+        log_event(logger, "sync_rejected", level=logging.WARNING, site_id=st.site_id, stream="up", reason=reason,
+                  seq=seq, detail=detail[:300])
+        if reason in ("wrong_site", "forbidden", "wrong_merchant"):
+            st.counters["security_events"] += 1
+            log_event(logger, "security_event", level=logging.WARNING, site_id=st.site_id, reason=reason,
+                      detail=detail[:300])
+            key = (reason, seq, detail[:100])
+            if key not in st.noted:
+                st.noted.add(key)
+                try:
+                    with self.store.transaction() as conn:
+                        cj.record_security(conn, st.site_id, reason, detail)
+                except Exception as exc:  # noqa: BLE001
+                    log_event(logger, "security_event_not_stored", level=logging.ERROR, error=repr(exc))
+
+    # ---- up stream
+    def _on_hello(self, st: _Site, payload: bytes) -> None:
+        try:
+            h = control.parse_control(payload, "hello")
+        except EnvelopeError as exc:
+            self._reject(st, exc.reason, str(exc))
+            return
+        sq = st.seq_up
+        if h["epoch"] in sq.retired_epochs:
+            self._reject(st, "old_epoch", f"hello from retired epoch {h['epoch']}")
+            return
+        if h["epoch"] != sq.epoch:
+            with self.store.transaction() as conn:
+                cj.adopt_epoch(conn, st.site_id, h["epoch"], h["epoch_base"])
+            old = sq.epoch
+            sq.adopt_epoch(h["epoch"], h["epoch_base"])
+            log_event(logger, "sync_epoch_adopted", site_id=st.site_id, epoch=h["epoch"], previous=old,
+                      base_seq=h["epoch_base"])
+        st.presence.on_presence("online", h["session"])
+        self._down_acked(st, h["down_applied"])
+        st.window.rewind()  # the edge (re)connected: resend everything it has not acknowledged
+        self._send_ack(st)
+
+    def _on_events(self, st: _Site, payload: bytes) -> None:
+        try:
+            batch = decode_batch(payload, max_bytes=self.scfg.max_payload_bytes, expect_stream="up",
+                                 expect_site=st.site_id)
+        except EnvelopeError as exc:
+            self._reject(st, exc.reason, str(exc))
+            return
+        sq = st.seq_up
+        for it in batch.items:
+            if isinstance(it, Rejected):
+                self._reject(st, it.error.reason, str(it.error), it.seq)
+            elif isinstance(it, Parked):
+                self._park_newer(st, it)
+            else:
+                verdict = sq.offer(it.epoch, it.seq, it)
+                if verdict == DUPLICATE:
+                    st.counters["duplicates"] += 1
+                elif verdict not in (READY, BUFFERED):
+                    self._reject(st, verdict, f"up seq {it.seq} epoch {it.epoch}", it.seq)
+        self._apply_ready(st)
+
+    def _park_newer(self, st: _Site, it: Parked) -> None:
+        st.rejected["schema_newer"] += 1
+        key = ("parked", it.seq, it.event_id)
+        if key in st.noted:
+            return
+        st.noted.add(key)
+        with self.store.transaction() as conn:
+            cj.park(conn, st.site_id, "up", it.seq, it.event_id, "schema_newer",
+                    f"schema {it.schema} is newer than this node; upgrade central", it.raw)
+        log_event(logger, "sync_parked", level=logging.WARNING, site_id=st.site_id, seq=it.seq, schema=it.schema)
+
+    def _apply_ready(self, st: _Site) -> None:
+        sq = st.seq_up
+        if time.monotonic() < self._retry_at:
+            return
+        while True:
+            ready: list[Envelope] = sq.take_ready(limit=500)
+            if not ready:
+                return
+            epoch = sq.epoch
+            consumed: list[Envelope] = []
+            refused: Envelope | None = None
+            refused_exc: Exception | None = None
+            stats = Counter()
+            try:
+                with self.store.transaction() as conn:
+                    for env in ready:
+                        try:
+                            with conn.begin_nested():
+                                cj.inbox_record(conn, env)
+                        except IntegrityError:
+                            stats["duplicates"] += 1  # same event_id consumed before (e.g. re-sent after restore)
+                            consumed.append(env)
+                            continue
+                        try:
+                            with conn.begin_nested():
+                                result = self.apply_fn(conn, env)
+                        except self.security_errors as exc:
+                            refused, refused_exc = env, exc
+                            # undo the inbox row: a refused envelope is not consumed
+                            cj.delete_inbox_row(conn, env)
+                            break
+                        except self.errors as exc:
+                            cj.mark_parked(conn, env, str(exc))
+                            cj.park(conn, env.site_id, "up", env.seq, env.event_id, "apply_failed", str(exc),
+                                    env.to_dict())
+                            stats["parked"] += 1
+                        else:
+                            stats["applied"] += 1
+                            if isinstance(result, dict) and result.get("drift"):
+                                st.drift_skus = len(result["drift"])
+                                st.last_drift = {"as_of_seq": env.body.get("as_of_seq"), "skus": result["drift"]}
+                                stats["drift_alerts"] += 1
+                            elif env.type == "inventory.digest":
+                                st.drift_skus = 0
+                        consumed.append(env)
+                    if consumed:
+                        cj.set_cursor(conn, st.site_id, "up", epoch, consumed[-1].seq)
+            except Exception as exc:  # noqa: BLE001 - database down or failing: keep them, retry shortly
+                sq.put_back((e.seq, e) for e in ready)
+                self._retry_at = time.monotonic() + 0.5
+                self.counters["apply_errors"] += 1
+                log_event(logger, "central_apply_failed", level=logging.ERROR, site_id=st.site_id, error=repr(exc)[:300])
+                return
+            if consumed:
+                sq.applied_through(consumed[-1].seq)
+            if refused is not None:
+                rest = [e for e in ready if e.seq > refused.seq]
+                sq.put_back((e.seq, e) for e in rest)
+                self._reject(st, "forbidden", f"seq {refused.seq} {refused.type}: {refused_exc}", refused.seq)
+            now = time.monotonic()
+            st.counters.update(stats)
+            st.progress.on_applied(len(consumed), now)
+            hb_last = st.presence.heartbeat.get("up_last_seq", 0) if st.presence.heartbeat else 0
+            st.progress.set_behind(max(hb_last - sq.applied, sq.buffered), now)
+            if stats["parked"]:
+                log_event(logger, "sync_parked", level=logging.WARNING, site_id=st.site_id, count=stats["parked"])
+            self._send_ack(st)
+            if refused is not None:
+                return
+
+    def _send_ack(self, st: _Site, resend_from: int | None = None) -> None:
+        sq = st.seq_up
+        if sq.epoch is None:
+            return
+        self.transport.publish(topics.ack_up(st.site_id), control.ack(stream="up", epoch=sq.epoch, seq=sq.applied,
+                                                                       resend_from=resend_from))
+
+    # ---- presence and heartbeats
+    def _on_state(self, st: _Site, payload: bytes) -> None:
+        try:
+            p = control.parse_control(payload, "presence")
+        except EnvelopeError as exc:
+            self._reject(st, exc.reason, str(exc))
+            return
+        if st.presence.on_presence(p["state"], p["session"]):
+            log_event(logger, "site_presence", site_id=st.site_id, state=p["state"], session=p["session"])
+            if p["state"] == "online":
+                st.window.rewind()
+
+    def _on_heartbeat(self, st: _Site, payload: bytes) -> None:
+        try:
+            hb = control.parse_control(payload, "heartbeat")
+        except EnvelopeError as exc:
+            self._reject(st, exc.reason, str(exc))
+            return
+        now = time.monotonic()
+        st.presence.on_heartbeat(hb, now)
+        st.progress.set_behind(max(0, hb["up_last_seq"] - st.seq_up.applied), now)
+        was_stale = st.stale
+        st.stale = False
+        self._set_health(st, stale=False)
+        if was_stale:
+            log_event(logger, "site_fresh", site_id=st.site_id)
+
+    def _set_health(self, st: _Site, *, stale: bool) -> None:
+        hb = st.presence.heartbeat or {}
+        devices = hb.get("devices") or {}
+        printers_ok = bool(devices.get("printers_ok", True))
+        detail = "stale: no heartbeat" if stale else (
+            f"outbox {hb.get('outbox_depth', 0)}, behind {st.progress.behind}, session {hb.get('session')}")
+        try:
+            self.store.set_site_health(st.site_id, stale=stale, sync_lag_s=float(hb.get("outbox_oldest_age_s", 0.0)),
+                                       printers_ok=printers_ok, last_heartbeat_at=hb.get("at") or "", detail=detail)
+        except Exception as exc:  # noqa: BLE001 - health is advisory; keep syncing
+            log_event(logger, "site_health_not_stored", level=logging.WARNING, site_id=st.site_id, error=repr(exc))
+
+    # ---- down stream
+    def _on_ack(self, st: _Site, payload: bytes) -> None:
+        try:
+            ack = control.parse_control(payload, "ack")
+        except EnvelopeError as exc:
+            self._reject(st, exc.reason, str(exc))
+            return
+        if ack["stream"] != "down":
+            self._reject(st, "wrong_stream", "an edge can only acknowledge the down stream")
+            return
+        self._down_acked(st, ack["seq"])
+        if ack.get("resend_from"):
+            st.counters["resend_requests"] += 1
+            st.window.on_resend(ack["resend_from"])
+
+    def _down_acked(self, st: _Site, seq: int) -> None:
+        if seq <= st.window.acked:
+            return
+        seq = min(seq, max(st.down_head, st.window.next_seq - 1))  # never beyond what was sent
+        if seq <= st.window.acked:
+            return
+        with self.store.transaction() as conn:
+            n = cj.retire_down(conn, st.site_id, seq)
+            cj.set_cursor(conn, st.site_id, "down", "central", seq)
+        st.window.on_ack(seq, time.monotonic())
+        st.counters["down_retired"] += n
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        for st in list(self.sites.values()):
+            if st.seq_up.buffered and time.monotonic() >= self._retry_at:
+                self._apply_ready(st)
+            gap = st.seq_up.resend_from()
+            if gap is not None and now - st.last_resend_req > 0.3 and self.transport.connected:
+                st.last_resend_req = now
+                st.counters["resend_requested"] += 1
+                self._send_ack(st, resend_from=gap)
+        if self.transport.connected and now - self._last_pump >= 0.02:
+            self._last_pump = now
+            self._pump(now)
+        if now - self._last_stale_check >= 1.0:
+            self._last_stale_check = now
+            self._check_stale(now)
+
+    def _pump(self, now: float) -> None:
+        try:
+            with self.store.read() as conn:
+                heads = cj.down_heads(conn)
+                todo = []
+                for site, head in heads.items():
+                    st = self.sites.get(site) or self._load_site(conn, site)
+                    st.down_head = head
+                    st.window.check_timeout(now)
+                    if head >= st.window.next_seq and st.window.room() > 0:
+                        rows = cj.pending_for_site(conn, site, after_seq=st.window.next_seq - 1,
+                                                   limit=min(st.window.room(), self.scfg.batch_size * 10))
+                        todo.append((st, rows))
+        except Exception as exc:  # noqa: BLE001 - database unavailable: try again next tick
+            self.counters["pump_errors"] += 1
+            if self.counters["pump_errors"] % 50 == 1:
+                log_event(logger, "central_pump_failed", level=logging.WARNING, error=repr(exc)[:300])
+            return
+        bs = self.scfg.batch_size
+        for st, rows in todo:
+            for i in range(0, len(rows), bs):
+                chunk = rows[i:i + bs]
+                if not self.transport.publish(topics.down_commands(st.site_id), encode_batch(chunk)):
+                    return
+                st.window.sent_through(chunk[-1].seq, now)
+                st.counters["down_published"] += len(chunk)
+
+    def _check_stale(self, now: float) -> None:
+        missed = self.scfg.stale_after_missed
+        for st in self.sites.values():
+            p = st.presence
+            if p.last_heartbeat is None:
+                stale = now - max(st.seen_since, self._started) > missed * p.interval_s
+            else:
+                stale = p.is_stale(now, missed)
+            if stale and st.stale is not True:
+                st.stale = True
+                log_event(logger, "site_stale", level=logging.WARNING, site_id=st.site_id, missed=missed)
+                self._set_health(st, stale=True)
+
+    # ------------------------------------------------------------------ status
+    def status(self) -> dict:
+        now = time.monotonic()
+        sites = {}
+        try:
+            with self.store.read() as conn:
+                stats = cj.down_stats(conn)
+        except Exception:  # noqa: BLE001
+            stats = {}
+        for site, st in sorted(self.sites.items()):
+            hb = st.presence.heartbeat or {}
+            down = stats.get(site, {"depth": 0, "oldest_at": None})
+            sites[site] = {
+                "site_id": site,
+                "online": st.presence.online,
+                "stale": bool(st.stale),
+                "session": st.presence.session if st.presence.session >= 0 else None,
+                "last_heartbeat_age_s": (round(now - st.presence.last_heartbeat, 1)
+                                         if st.presence.last_heartbeat is not None else None),
+                "devices": hb.get("devices", {}),
+                "up": {"epoch": st.seq_up.epoch, "applied_seq": st.seq_up.applied, "buffered": st.seq_up.buffered,
+                       "edge_outbox_depth": hb.get("outbox_depth"), "edge_outbox_oldest_age_s": hb.get("outbox_oldest_age_s"),
+                       "applied": st.counters["applied"], "duplicates": st.counters["duplicates"],
+                       "parked": st.counters["parked"], "resend_requested": st.counters["resend_requested"],
+                       "progress": st.progress.as_dict()},
+                "down": {"outbox_depth": down["depth"], "oldest_at": down["oldest_at"], "acked_seq": st.window.acked,
+                         "head_seq": st.down_head, "inflight": st.window.inflight(),
+                         "edge_applied_seq": hb.get("down_applied"), "published": st.counters["down_published"]},
+                "rejected": dict(st.rejected),
+                "security_events": st.counters["security_events"],
+                "drift": {"alerts": st.counters["drift_alerts"], "skus": st.drift_skus, "last": st.last_drift},
+            }
+        totals = Counter()
+        for s in sites.values():
+            totals["rejected"] += sum(s["rejected"].values())
+            totals["security_events"] += s["security_events"]
+            totals["behind"] += s["up"]["progress"]["behind"]
+            totals["down_depth"] += s["down"]["outbox_depth"]
+        return {"connected": bool(self.transport and self.transport.connected), "sites": sites,
+                "totals": dict(totals), "counters": dict(self.counters)}
+
+    def recent(self, limit: int = 20) -> dict[str, list[dict[str, Any]]]:
+        """Recent security events and parked envelopes (for the dashboard)."""
+        with self.store.read() as conn:
+            return {"security": cj.security_events(conn, limit), "parked": cj.parked(conn, limit)}
