@@ -8,6 +8,8 @@ measured in the same run.
   ``~HS`` after); ``zpl_jobs_per_s_spooler`` the same through ``PrintSpooler`` (queue + journal);
   baseline = raw socket send of the same job, one connection per job (send, half-close, wait
   for the printer to close), no status queries.
+* ``print_submit_us`` — what ``PrintSpooler.submit()`` costs the caller; baseline = a bare
+  ``queue.Queue.put``.
 
     .venv/bin/python bench/bench_devices.py [--quick]
 """
@@ -17,6 +19,7 @@ import argparse
 import json
 import logging
 import os
+import queue
 import select
 import socket
 import statistics
@@ -122,7 +125,12 @@ def bench_zpl(n: int, deadline: float) -> None:
             elapsed = time.perf_counter() - t0
             assert all(spooler.get(i).state == "done" for i in ids)
         emit("zpl_jobs_per_s_spooler", n / elapsed, "jobs/s", baseline)
-        emit("print_submit_us", submit_s / n * 1e6, "us/job", 0.0)
+        q: queue.Queue = queue.Queue()
+        t0 = time.perf_counter()
+        for _ in range(n):
+            q.put(JOB)
+        put_us = (time.perf_counter() - t0) / n * 1e6
+        emit("print_submit_us", submit_s / n * 1e6, "us/job", put_us)
 
 
 def main() -> None:

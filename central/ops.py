@@ -231,7 +231,9 @@ class Ops:
             view.update(created_at=ts, updated_at=ts, lines=[dict(ln, qty_shipped=0) for ln in fo_lines])
             order.setdefault("_fos", []).append(view)
         if status == "released":
-            self.emit_release(conn, order, {"fo_id": fo_id, "site_id": sh.site_id, "service": sh.service,
+            emit = self.emit_release if not order.get("_new") else (
+                lambda c, o, f: order.setdefault("_emits", []).append(f))  # intake sends them last
+            emit(conn, order, {"fo_id": fo_id, "site_id": sh.site_id, "service": sh.service,
                                             "carrier": sh.carrier, "tracking_number": tracking,
                                             "promised_date": sh.promised_date, "ship_by": sh.ship_by,
                                             "lines": [{"line_id": a, "sku": b, "qty": c} for a, b, c in lines]})

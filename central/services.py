@@ -56,7 +56,7 @@ class CentralService:
                                    f"different content (order {existing['order_id']})",
                                    {"channel_order_id": "already used with a different body"})
                 return existing["order_id"], False
-            weights = self.store.existing_skus(conn, merchant_id, [ln["sku"] for ln in order_in["lines"]])
+            weights = self.ops.sku_weights(conn, merchant_id, {ln["sku"] for ln in order_in["lines"]})
             unknown = {f"lines[{i}].sku": f"unknown SKU {ln['sku']}" for i, ln in enumerate(order_in["lines"])
                        if ln["sku"] not in weights}
             if unknown:
@@ -66,33 +66,52 @@ class CentralService:
                 raise ValidationFailed("replacement_of names no order of yours",
                                        {"replacement_of": "unknown order"})
             now = now_iso()
+            lines = [{"line_id": ln["line_id"], "sku": ln["sku"], "qty": ln["qty"], "qty_allocated": 0,
+                      "qty_backordered": 0} for ln in order_in["lines"]]
             order = dict(order_id=new_id("O"), merchant_id=merchant_id, channel=order_in["channel"],
                          channel_order_id=order_in["channel_order_id"], status=lc.RECEIVED, held_from=None,
                          service=order_in["service"], ship_to=json.dumps(order_in["ship_to"], sort_keys=True),
                          ship_to_name=order_in["ship_to"]["name"], gift_message=order_in["gift_message"],
                          note=order_in["note"], urgent=order_in["urgent"], replacement_of=order_in["replacement_of"],
                          request_hash=digest, units=sum(ln["qty"] for ln in order_in["lines"]),
-                         promised_date=None, sites="", routing_log="[]", created_at=now, updated_at=now)
-            self.store.insert_order(conn, order, [{"line_id": ln["line_id"], "sku": ln["sku"], "qty": ln["qty"]}
-                                                  for ln in order_in["lines"]])
-            self.store.add_events(conn, [{"order_id": order["order_id"], "merchant_id": merchant_id, "actor": actor,
-                                          "kind": "received", "to_status": lc.RECEIVED,
-                                          "reason": f"via {order_in['channel']}",
-                                          "detail": {"replacement_of": order_in["replacement_of"]}
-                                          if order_in["replacement_of"] else {}}])
+                         promised_date=None, sites="", routing_log="[]", created_at=now, updated_at=now,
+                         _new=True, _lines=lines)
+            events = [{"order_id": order["order_id"], "merchant_id": merchant_id, "actor": actor, "kind": "received",
+                       "to_status": lc.RECEIVED, "reason": f"via {order_in['channel']}",
+                       "detail": {"replacement_of": order_in["replacement_of"]} if order_in["replacement_of"] else {}}]
             if order_in["hold"]:
-                self.ops.transition(conn, order, lc.ON_HOLD, actor=actor, reason="held at intake",
-                                    extra={"held_from": lc.RECEIVED})
+                events.append({"order_id": order["order_id"], "merchant_id": merchant_id, "actor": actor,
+                               "kind": lc.ON_HOLD, "from_status": lc.RECEIVED, "to_status": lc.ON_HOLD,
+                               "reason": "held at intake"})
+                order.update(status=lc.ON_HOLD, held_from=lc.RECEIVED)
             else:
                 need = [(ln["line_id"], ln["sku"], ln["qty"]) for ln in order_in["lines"]]
                 got, back = self.ops.allocate(conn, order, need, actor=actor, weights=weights)
-                self.ops.settle_after_allocation(conn, order, got, back, actor=actor)
-            return order["order_id"], True
+                events += self.ops.settle_events(order, got, back, actor=actor)
+            self.store.insert_order(conn, order, lines)
+            self.store.add_events(conn, events)
+            # down events last: the per-site sequence row they lock is held only until commit
+            for fo in order.pop("_emits", []):
+                self.ops.emit_release(conn, order, fo)
+            return order, True
 
-        order_id, created = self.store.run(tx)
-        if created:
-            log_event(logger, "order_created", merchant_id=merchant_id, order_id=order_id)
-        return self.get_order(merchant_id, order_id), created
+        result, created = self.store.run(tx)
+        if not created:
+            return self.get_order(merchant_id, result), False
+        return self._new_order_view(result), True
+
+    @staticmethod
+    def _new_order_view(order: dict) -> dict:
+        """The API view of an order just created, built from memory (no read-back)."""
+        view = {k: v for k, v in order.items() if not k.startswith("_") and k not in ("request_hash", "ship_to_name")}
+        view["ship_to"] = json.loads(order["ship_to"])
+        view["routing_log"] = json.loads(order["routing_log"])
+        view["urgent"] = bool(order["urgent"])
+        view["lines"] = sorted(({**ln, "qty_shipped": 0, "qty_cancelled": 0} for ln in order["_lines"]),
+                               key=lambda ln: ln["line_id"])
+        view["fulfillment_orders"] = order.get("_fos", [])
+        view["backorders"] = order.get("_backorders", [])
+        return view
 
     def get_order(self, merchant_id: str | None, order_id: str) -> dict:
         with self.store.read() as conn:
@@ -441,6 +460,7 @@ class CentralService:
 
     def _upsert_sku(self, conn, merchant_id: str, item: dict) -> bool:
         created = self.store.upsert_sku(conn, merchant_id, item)
+        self.ops.invalidate_skus(merchant_id)
         body = {k: item[k] for k in ("sku", "description", "gtins", "weight_g", "length_mm", "width_mm", "height_mm",
                                      "lot_tracked", "expiry_tracked", "hazmat", "requires_qc")}
         for site in self.store.list_sites(conn, merchant_id):

@@ -16,6 +16,7 @@ import json
 import os
 import re
 import secrets
+import threading
 import time
 from typing import Any, Iterable, Iterator
 
@@ -173,6 +174,8 @@ orders = Table(
     Index("ix_orders_status", "merchant_id", "status", "created_at", "order_id"),
     Index("ix_orders_all", "created_at", "order_id"),
     Index("ix_orders_status_all", "status", "created_at"),
+    Index("ix_orders_coid", "merchant_id", "channel_order_id"),
+    Index("ix_orders_name", "merchant_id", "ship_to_name"),
 )
 
 order_lines = Table(
@@ -385,9 +388,49 @@ _FAST_SQL.pop("skus_weights")
 _PG_SQL = {k: re.sub(r":([a-z_0-9]+)", r"%(\1)s", v) for k, v in _FAST_SQL.items()}
 
 
-def _x(conn: Connection, name: str, params):
-    sql = _PG_SQL[name] if conn.dialect.name == "postgresql" else _FAST_SQL[name]
-    return conn.exec_driver_sql(sql, params if not isinstance(params, list) else params)
+class _Rows:
+    __slots__ = ("cur",)
+
+    def __init__(self, cur):
+        self.cur = cur
+
+    def first(self):
+        row = self.cur.fetchone()
+        self.cur.close()
+        return row
+
+    def __iter__(self):
+        rows = self.cur.fetchall()
+        self.cur.close()
+        return iter(rows)
+
+
+def _x(conn: Connection, name: str, params) -> _Rows:
+    """Run a hot-path statement on the DBAPI cursor of ``conn`` (same transaction, no SQL building)."""
+    pg = conn.dialect.name == "postgresql"
+    cur = conn.connection.cursor()
+    try:
+        if isinstance(params, list):
+            if params:
+                cur.executemany(_PG_SQL[name] if pg else _FAST_SQL[name], params)
+        else:
+            cur.execute(_PG_SQL[name] if pg else _FAST_SQL[name], params)
+    except Exception as exc:
+        cur.close()
+        raise _wrap_dbapi(exc, name) from exc
+    return _Rows(cur)
+
+
+def _wrap_dbapi(exc: Exception, name: str) -> Exception:
+    """Raw driver errors become SQLAlchemy's (IntegrityError, OperationalError) so retry logic sees one family."""
+    import sqlalchemy.exc as sa_exc
+
+    kind = type(exc).__name__
+    if "Integrity" in kind or "UniqueViolation" in kind:
+        return sa_exc.IntegrityError(name, None, exc)
+    if "Deadlock" in kind or "SerializationFailure" in kind or "Operational" in kind or "LockNotAvailable" in kind:
+        return sa_exc.OperationalError(name, None, exc)
+    return sa_exc.DBAPIError(name, None, exc)
 
 
 
@@ -958,6 +1001,7 @@ class CentralStore(CentralQueries):
         else:
             self.engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
         self.dialect = self.engine.dialect.name
+        self._write_lock = threading.Lock() if self.is_sqlite else None
 
     # ---------------------------------------------------------------- lifecycle
     def close(self) -> None:
@@ -965,9 +1009,17 @@ class CentralStore(CentralQueries):
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """One write transaction (SQLite: BEGIN IMMEDIATE). Commits on success, rolls back on error."""
-        with self.engine.begin() as conn:
-            yield conn
+        """One write transaction (SQLite: BEGIN IMMEDIATE). Commits on success, rolls back on error.
+
+        On SQLite, writers of this process queue on a lock (one writer per file) instead of
+        spinning in SQLite's busy handler; other processes still wait through busy_timeout."""
+        if self._write_lock is None:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with self._write_lock:
+            with self.engine.begin() as conn:
+                yield conn
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:

@@ -26,6 +26,7 @@ class DevicesConfig:
     scale_timeout_s: float = field(default=3.0, metadata={"doc": "seconds to wait for a stable weight before reporting the scale unstable"})
     scanner_baudrate: int = field(default=9600, metadata={"doc": "station scanner serial baud rate"})
     scanner_suffix: str = field(default="cr", metadata={"doc": "station scanner line terminator: `cr`, `lf` or `crlf`", "choices": ("cr", "lf", "crlf")})
+    scanner_prefix: str = field(default="", metadata={"doc": "characters the station scanner sends before each code (removed before parsing); empty = none"})
     health_poll_s: float = field(default=10.0, metadata={"doc": "seconds between device health probes (printer status query, scale presence)"})
     discovery_advertise: bool = field(default=True, metadata={"doc": "advertise the edge console via zeroconf as `_floorsync._tcp` (site id in TXT)"})
     discovery_interface: str = field(default="", metadata={"doc": "IP address zeroconf binds to; empty = all interfaces (tests use 127.0.0.1)"})

@@ -230,7 +230,14 @@ class PrintSpooler:
                 break
             self._journal(self.journal.record, job)
             self._print(job)
-        # anything left stays queued (the journal shows it); release waiters
+        # jobs not yet taken stay ``queued``: record them so the journal shows them
+        while True:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if job is not None:
+                self._journal(self.journal.record, job)
         with self._lock:
             self._idle.notify_all()
 

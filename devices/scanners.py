@@ -1,7 +1,8 @@
 """Station scanners on serial / USB-CDC (pyserial).
 
 The reader thread only reads bytes, splits them at the configured suffix (CR, LF or CRLF) and
-puts raw lines on a queue; it reopens the port after an unplug (``reconnect_s``). The consumer
+puts raw lines on a queue (a configured ``prefix`` the scanner sends first is removed); it
+reopens the port after an unplug (``reconnect_s``). The consumer
 calls ``get(timeout_s)``, which applies :func:`devices.core.scan.parse_scan` and the debounce
 on the consumer's thread and returns a :class:`ScanEvent` (accepted scan or refused input).
 A line longer than ``max_line`` bytes is cut off and reported as refused (``ScanTooLong``).
@@ -43,7 +44,7 @@ class ScanEvent:
 class SerialScanner(Worker):
     def __init__(self, port: str, baudrate: int = 9600, suffix: str = "cr", debounce_ms: int = 400,
                  health=None, name: str | None = None, max_line: int = 1024, reconnect_s: float = 0.2,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, prefix: str = "") -> None:
         super().__init__()
         if suffix not in SUFFIXES:
             raise DeviceConfigError(f"scanner suffix must be one of {', '.join(SUFFIXES)}")
@@ -51,6 +52,7 @@ class SerialScanner(Worker):
             raise DeviceConfigError("a serial scanner needs a port (devices.scanner_port)")
         self.port, self.baudrate = port, int(baudrate)
         self.suffix = SUFFIXES[suffix]
+        self.prefix = prefix
         self.debouncer = Debouncer(debounce_ms)
         self.health = health
         self.name = name or f"scanner:{port}"
@@ -125,7 +127,10 @@ class SerialScanner(Worker):
                     self._put((_OVERLONG, overlong + len(line)))
                     overlong = 0
                 elif line.strip(b"\r\n"):
-                    self._put(line.strip(b"\r\n").decode("latin-1"))
+                    text = line.strip(b"\r\n").decode("latin-1")
+                    if self.prefix and text.startswith(self.prefix):
+                        text = text[len(self.prefix):]
+                    self._put(text)
             if len(buf) > self.max_line:
                 overlong += len(buf)
                 buf.clear()
@@ -164,4 +169,4 @@ def open_scanner(devices_cfg, health=None) -> SerialScanner | None:
     if not devices_cfg.scanner_port:
         return None
     return SerialScanner(devices_cfg.scanner_port, devices_cfg.scanner_baudrate, devices_cfg.scanner_suffix,
-                         devices_cfg.scan_debounce_ms, health=health)
+                         devices_cfg.scan_debounce_ms, health=health, prefix=devices_cfg.scanner_prefix)

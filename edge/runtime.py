@@ -11,6 +11,8 @@ from floorsync.log import log_event
 
 logger = logging.getLogger("edge.runtime")
 
+SWITCH_INTERVAL_S = 0.0005
+
 
 def database_path(cfg) -> str:
     if cfg.edge.database_path:
@@ -70,7 +72,13 @@ class EdgeNode:
         return create_app(self.cfg, self.store, floor=self.floor, extra_blueprints=self.extra_blueprints, health_fn=health_fn)
 
     def start(self, host: str | None = None, port: int | None = None, with_sync: bool = True):
+        import sys
+
         from werkzeug.serving import WSGIRequestHandler, make_server
+
+        # Many request threads share the GIL with the store's writer thread, whose every sqlite call
+        # releases and re-takes it; a short switch interval keeps the writer from waiting 5 ms each time.
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
 
         if self.print_queue is not None:
             self.print_queue.start()

@@ -28,7 +28,6 @@ def fonts() -> dict[str, str]:
     global _fonts
     if _fonts is None:
         from reportlab.pdfbase import pdfmetrics
-        from reportlab.pdfbase.cidfonts import UnicodeCIDFont
         from reportlab.pdfbase.ttfonts import TTFont
 
         names = {}
@@ -39,15 +38,26 @@ def fonts() -> dict[str, str]:
                 names[key] = key
             else:
                 names[key] = FALLBACK[key]
-        cjk = next((p for p in CJK_FILES if os.path.exists(p)), None)
-        if cjk:
-            pdfmetrics.registerFont(TTFont("fs-cjk", cjk, subfontIndex=0))
-            names["cjk"] = "fs-cjk"
-        else:
-            pdfmetrics.registerFont(UnicodeCIDFont(CID_FALLBACK))
-            names["cjk"] = CID_FALLBACK
         _fonts = names
     return _fonts
+
+
+def cjk_font() -> str:
+    """A font with CJK glyphs, registered on first need (the TrueType collection is large)."""
+    f = fonts()
+    if "cjk" not in f:
+        from reportlab.pdfbase import pdfmetrics
+        from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+        from reportlab.pdfbase.ttfonts import TTFont
+
+        path = next((p for p in CJK_FILES if os.path.exists(p)), None)
+        if path:
+            pdfmetrics.registerFont(TTFont("fs-cjk", path, subfontIndex=0))
+            f["cjk"] = "fs-cjk"
+        else:
+            pdfmetrics.registerFont(UnicodeCIDFont(CID_FALLBACK))
+            f["cjk"] = CID_FALLBACK
+    return f["cjk"]
 
 
 def _is_cjk(text: str) -> bool:
@@ -89,7 +99,7 @@ def _draw_text(c, el: Text, page_h: float) -> None:
     size = el.size * PT
     c.setFillColor(_color("#FFFFFF") if el.reverse else _color(el.color))
     for i, line in enumerate(el.lines):
-        font = f["cjk"] if _is_cjk(line) else f[key]
+        font = cjk_font() if _is_cjk(line) else f[key]
         line = _visual(line)
         width = stringWidth(line, font, size)
         box = el.w * PT

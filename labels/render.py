@@ -87,8 +87,8 @@ def pdf_to_png(pdf: bytes, dpi: int, max_pages: int = 4, gray: bool = True) -> b
         with open(src, "wb") as fh:
             fh.write(pdf)
         try:
-            subprocess.run(["pdftoppm", "-r", str(dpi), *(["-gray"] if gray else []), "-png", "-f", "1", "-l", str(max_pages), src,
-                            f"{tmp}/p"], check=True, capture_output=True, timeout=60)
+            subprocess.run(["pdftoppm", "-r", str(dpi), "-png", "-f", "1", "-l", str(max_pages), src, f"{tmp}/p"],
+                           check=True, capture_output=True, timeout=60)
         except (OSError, subprocess.SubprocessError) as exc:
             raise RenderError(f"pdftoppm failed: {exc}") from exc
         import glob
@@ -96,10 +96,13 @@ def pdf_to_png(pdf: bytes, dpi: int, max_pages: int = 4, gray: bool = True) -> b
         files = sorted(glob.glob(f"{tmp}/p*.png"))
         if not files:
             raise RenderError("pdftoppm produced no page")
-        if len(files) == 1:
-            with open(files[0], "rb") as fh:
-                return fh.read()
         pages = [Image.open(f) for f in files]
+        if gray:  # thermal labels are monochrome: 8-bit grey PNGs are a third of the size
+            pages = [p.convert("L") for p in pages]
+        if len(pages) == 1:
+            buf = io.BytesIO()
+            pages[0].save(buf, "PNG")
+            return buf.getvalue()
         gap = 12
         out = Image.new(pages[0].mode, (max(p.width for p in pages), sum(p.height for p in pages) + gap * (len(pages) - 1)),
                         160 if pages[0].mode == "L" else (160, 160, 160))
@@ -108,7 +111,7 @@ def pdf_to_png(pdf: bytes, dpi: int, max_pages: int = 4, gray: bool = True) -> b
             out.paste(p, (0, y))
             y += p.height + gap
         buf = io.BytesIO()
-        out.save(buf, "PNG", optimize=True)
+        out.save(buf, "PNG")
         return buf.getvalue()
 
 

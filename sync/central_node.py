@@ -213,16 +213,18 @@ class CentralSync:
             self._reject(st, "old_epoch", f"hello from retired epoch {h['epoch']}")
             return
         if h["epoch"] != sq.epoch:
-            with self.store.transaction() as conn:
-                cj.adopt_epoch(conn, st.site_id, h["epoch"], h["epoch_base"])
-            old = sq.epoch
-            sq.adopt_epoch(h["epoch"], h["epoch_base"])
-            log_event(logger, "sync_epoch_adopted", site_id=st.site_id, epoch=h["epoch"], previous=old,
-                      base_seq=h["epoch_base"])
+            self._adopt(st, h["epoch"], h["epoch_base"])
         st.presence.on_presence("online", h["session"])
         self._down_acked(st, h["down_applied"])
         st.window.rewind()  # the edge (re)connected: resend everything it has not acknowledged
         self._send_ack(st)
+
+    def _adopt(self, st: _Site, epoch: str, base: int) -> None:
+        with self.store.transaction() as conn:
+            cj.adopt_epoch(conn, st.site_id, epoch, base)
+        old = st.seq_up.epoch
+        st.seq_up.adopt_epoch(epoch, base)
+        log_event(logger, "sync_epoch_adopted", site_id=st.site_id, epoch=epoch, previous=old, base_seq=base)
 
     def _on_events(self, st: _Site, payload: bytes) -> None:
         try:
@@ -232,6 +234,16 @@ class CentralSync:
             self._reject(st, exc.reason, str(exc))
             return
         sq = st.seq_up
+        refused: dict[str, list[int]] = {}
+        if sq.epoch is None and batch.epoch not in sq.retired_epochs:
+            # first contact and its hello was missed (sent before we subscribed): the header says where it starts
+            self._adopt(st, batch.epoch, batch.epoch_base)
+        elif batch.epoch != sq.epoch and batch.epoch not in sq.retired_epochs:
+            # a new epoch is adopted only from a hello; ask for one (an ack naming our epoch does that)
+            now = time.monotonic()
+            if now - st.last_resend_req > 0.3:
+                st.last_resend_req = now
+                self._send_ack(st)
         for it in batch.items:
             if isinstance(it, Rejected):
                 self._reject(st, it.error.reason, str(it.error), it.seq)
@@ -242,7 +254,11 @@ class CentralSync:
                 if verdict == DUPLICATE:
                     st.counters["duplicates"] += 1
                 elif verdict not in (READY, BUFFERED):
-                    self._reject(st, verdict, f"up seq {it.seq} epoch {it.epoch}", it.seq)
+                    refused.setdefault(verdict, []).append(it.seq)
+        for verdict, seqs in refused.items():  # one log line per reason and batch
+            st.rejected[verdict] += len(seqs) - 1
+            self._reject(st, verdict, f"{len(seqs)} envelope(s), seq {seqs[0]}..{seqs[-1]}, epoch {batch.epoch}",
+                         seqs[0])
         self._apply_ready(st)
 
     def _park_newer(self, st: _Site, it: Parked) -> None:
@@ -328,9 +344,7 @@ class CentralSync:
 
     def _send_ack(self, st: _Site, resend_from: int | None = None) -> None:
         sq = st.seq_up
-        if sq.epoch is None:
-            return
-        self.transport.publish(topics.ack_up(st.site_id), control.ack(stream="up", epoch=sq.epoch, seq=sq.applied,
+        self.transport.publish(topics.ack_up(st.site_id), control.ack(stream="up", epoch=sq.epoch or "none", seq=sq.applied,
                                                                        resend_from=resend_from))
 
     # ---- presence and heartbeats

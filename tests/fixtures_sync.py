@@ -19,7 +19,13 @@ LOC = "A-01-01-1"
 
 
 def small_catalog(sites=("EWR1", "LAX1")) -> dict:
-    return build_catalog(n_skus=N_SKUS, seed=3, sites=[s for s in SITES if s["site_id"] in sites])
+    known = {s["site_id"]: s for s in SITES}
+    chosen = [known.get(sid) or {**SITES[0], "site_id": sid, "name": f"{sid} FC"} for sid in sites]
+    return build_catalog(n_skus=N_SKUS, seed=3, sites=chosen)
+
+
+def nonzero(d: dict) -> dict:
+    return {k: v for k, v in d.items() if v}
 
 
 def make_cfg(port: int, user: str = "", password: str = "", data_dir: str = ".", **sync) -> config_mod.Config:

@@ -228,6 +228,8 @@ def test_escpos_network_jobs_and_power_cycle_loses_job_as_unknown():
         time.sleep(0.1)
         assert [j.preview.text for j in sim.jobs] == ["PACKING SLIP\nSKU-1 x 2\n"]
         assert sim.jobs[0].preview.cuts == 1
+        png = Image.open(io.BytesIO(sim.png(0)))
+        assert png.size == (576, 24 * 3 + 32) and png.getextrema() == (0, 255)
         assert sim.lost == [b"\x1b@LOST IN REBOOT\n"]
 
 
@@ -324,3 +326,15 @@ def test_monitor_for_config_probes_printer_and_scale_and_shares_entries_with_spo
         assert monitor.health.state("label-printer") == "error"
         assert monitor.health.printers_ok() is False
         scale.close()
+
+
+def test_stop_leaves_untaken_jobs_recorded_as_queued(zpl_sim, zpl):
+    zpl_sim.set_fault("slow", 0.3)
+    journal = MemoryJobJournal()
+    sp = PrintSpooler(zpl, journal, FAST).start()
+    ids = [sp.submit(label(f"Q{i}")) for i in range(4)]
+    time.sleep(0.1)
+    sp.stop()
+    assert journal.states(ids[0])[-1] == "done"
+    assert [journal.states(i) for i in ids[1:]] == [["queued"]] * 3
+    assert zpl_sim.texts() == [["Q0"]]

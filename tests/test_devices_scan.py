@@ -4,6 +4,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from devices import errors
 from devices.core.scan import Debouncer, Scan, normalize_gtin, parse_scan
@@ -116,3 +118,19 @@ def test_debouncer_drops_same_code_within_window_only():
     assert d.seen("A", 900) is False      # clock went backwards: treated as fresh
     zero = Debouncer(0)
     assert zero.seen("A", 5) is False and zero.seen("A", 5) is False
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(st.text(max_size=600),
+                 st.builds(lambda p, b: p + b, st.sampled_from(["]C1", "]d2", "]Q3", "]E0", "01", "00", "("]),
+                           st.text(alphabet="0123456789()\x1dABCx-", max_size=60))))
+def test_any_input_yields_a_scan_or_a_typed_refusal(raw):
+    try:
+        scan = parse_scan(raw)
+    except errors.ScanError:
+        return
+    assert scan.kind in ("gs1", "gtin", "sscc", "code")
+    assert len(scan.text) <= 512
+    assert not any(ord(c) < 0x20 and c != GS for c in scan.text)
+    if scan.gtin is not None:
+        assert len(scan.gtin) == 14 and normalize_gtin(scan.gtin) == scan.gtin

@@ -92,3 +92,12 @@ def test_missing_port_keeps_retrying_without_blocking():
         time.sleep(0.2)
         assert scanner.get(0.05) is None
         assert health.state(scanner.name) == "offline"
+
+
+def test_configured_prefix_is_removed_before_parsing():
+    with ScannerSim() as sim, SerialScanner(sim.path, prefix="\x02", debounce_ms=0) as scanner:
+        assert scanner.connected.wait(3)
+        sim.scan("\x02" + "4006381333931")
+        sim.scan("BIN-7")  # a read without the prefix is taken as is
+        first, second = scanner.get(3), scanner.get(3)
+        assert (first.scan.kind, first.scan.gtin, second.scan.text) == ("gtin", "04006381333931", "BIN-7")

@@ -98,7 +98,6 @@ def test_receive_count_return_and_transfer_endpoints(client, floor):
 
 @pytest.mark.browser
 def test_handheld_page_scan_driven_pick_and_console(page, floor, edge_cfg):
-    from edge.runtime import EdgeNode  # noqa: F401  (the real server path is exercised by the CLI test)
     from werkzeug.serving import make_server
     import threading
 

@@ -119,7 +119,8 @@ def test_checkout_endpoint_answers_options(client):
     assert body["options"] == [{"service": "ground", "label": "Standard (ground)", "promised_date": "2026-11-24",
                                 "price": 6.95, "shipments": 1, "carriers": ["usps_ground_advantage"]}]
     assert [u["service"] for u in body["unavailable"]] == ["two_day", "overnight"]
-    assert body["server_ms"] > 0
+    timing = dict(part.strip().split(";dur=") for part in r.headers["Server-Timing"].split(","))
+    assert set(timing) == {"app", "cpu"} and float(timing["app"]) > 0
     assert client.seen == [("acme", ("A",))]
 
 

@@ -205,3 +205,24 @@ def test_bad_input_is_a_clear_error(network, make, exc, message):
     with pytest.raises(exc) as err:
         route(make(), [EWR], stock([EWR]), WEIGHTS, network, TUE_1630_ET)
     assert str(err.value).startswith(message)
+
+
+def test_site_health_reasons_read_like_the_floor_talks():
+    from central.routing.core.health import site_health
+
+    now = utc(2026, 11, 17, 15, 0)
+    args = dict(printers_ok=True, sync_lag_s=0.0, max_sync_lag_s=900.0, now=now)
+    assert site_health(stale=True, last_heartbeat_at="2026-11-17T14:54:00Z", **args) == (False, "stale 6 min")
+    assert site_health(stale=True, last_heartbeat_at=None, **args) == (False, "stale (no heartbeat yet)")
+    assert site_health(stale=False, last_heartbeat_at=None, **dict(args, printers_ok=False)) == (
+        False, "all label printers down")
+    assert site_health(stale=False, last_heartbeat_at=None, **dict(args, sync_lag_s=1200.0)) == (
+        False, "sync lag 1200 s over 900 s")
+    assert site_health(stale=False, last_heartbeat_at=None, **args) == (True, "")
+
+
+def test_standard_order_abroad_travels_as_international(network):
+    d = route(req([("A", 1)], "SW1A 1AA", "ground", country="GB"), [EWR], stock([EWR]), WEIGHTS, network,
+              utc(2026, 11, 17, 15, 0))
+    assert d.service == "international"
+    assert [(s.carrier_service, s.promised_date) for s in d.shipments] == [("dhl_express_worldwide", D(2026, 11, 23))]

@@ -135,3 +135,14 @@ def test_help_explains_the_command():
     assert result.exit_code == 0
     for text in ("--add-site", "--remove-site", "--restock", "2 business days", "floorsync simulate"):
         assert text in result.output
+
+
+def test_bad_rate_file_is_refused_naming_the_problem(files):
+    from central.routing.network import DEFAULT_RATES
+
+    bad = files / "rates.toml"
+    bad.write_text(DEFAULT_RATES.read_text(encoding="utf-8").replace("[  500,  8.10,", "[  500,  -8.10,", 1),
+                   encoding="utf-8")
+    result = run(files, "--rates", str(bad))
+    assert result.exit_code == 1
+    assert f"rate file {bad}: service ups_ground: negative price -8.1 at 500 g zone 2" in result.output

@@ -73,7 +73,8 @@ def allocation_path(current: str, allocated: int, backordered: int) -> list[tupl
     steps: list[tuple[str, str, str]] = []
     status = current
     if allocated > 0:
-        for step in (ROUTED, ALLOCATED, RELEASED):
+        walk = (ROUTED, ALLOCATED, RELEASED) if status in (RECEIVED, ROUTED, ALLOCATED, BACKORDERED) else ()
+        for step in walk:
             if status != step and can_transition(status, step):
                 steps.append((step, step, "released to site" if step == RELEASED else ""))
                 status = step

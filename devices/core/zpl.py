@@ -118,7 +118,7 @@ def _decode_fh(data: str, indicator: str) -> str:
     raw = data.encode("latin-1", errors="replace")
     ind = ord(indicator)
     while i < len(raw):
-        if raw[i] == ind and i + 2 < len(raw) + 0 and i + 3 <= len(raw):
+        if raw[i] == ind and i + 3 <= len(raw):
             try:
                 out.append(int(raw[i + 1:i + 3].decode("ascii"), 16))
                 i += 3
@@ -148,7 +148,7 @@ def _commands(fmt: str):
     i = 0
     n = len(fmt)
     while i < n:
-        if fmt[i] in "^~" and i + 2 < n + 1:
+        if fmt[i] in "^~" and i + 3 <= n:
             name = fmt[i + 1:i + 3].upper()
             j = i + 3
             if name == "FD":
@@ -163,7 +163,7 @@ def _commands(fmt: str):
                 # ^A0N,h,w : font letter is the 2nd char, params follow
                 yield "A", fmt[i + 2:j]
             else:
-                yield name, fmt[j - (j - (i + 3)):j]
+                yield name, fmt[i + 3:j]
             i = j
         else:
             i += 1

@@ -1,5 +1,5 @@
 """An ESC/POS printer on TCP: captures each job (one connection = one job), answers the
-``DLE EOT n`` real-time status queries, keeps a text preview, and loses jobs on power cycle.
+``DLE EOT n`` real-time status queries, keeps a text (and PNG) preview, and loses jobs on power cycle.
 
 Faults: ``paper_out``, ``head_open`` (cover open) via status; ``power_cycle_next(n)`` — the next
 ``n`` jobs are lost: the printer reboots after receiving the bytes (TCP RST, nothing printed);
@@ -61,6 +61,22 @@ class EscposPrinterSim(TcpSim):
 
     def wait_for_jobs(self, n: int, timeout_s: float = 5.0) -> bool:
         return self.wait_until(lambda: len(self.jobs) >= n, timeout_s)
+
+    def png(self, index: int) -> bytes:
+        """PNG of job ``index`` as an 80 mm receipt (text preview, one line per row)."""
+        import io
+
+        from PIL import Image, ImageDraw, ImageFont
+
+        lines = self.jobs[index].preview.text.split("\n")
+        font = ImageFont.load_default(size=20)
+        img = Image.new("L", (576, 24 * len(lines) + 32), 255)
+        draw = ImageDraw.Draw(img)
+        for row, text in enumerate(lines):
+            draw.text((16, 16 + row * 24), text, fill=0, font=font)
+        out = io.BytesIO()
+        img.save(out, format="PNG")
+        return out.getvalue()
 
     def handle(self, conn) -> None:
         job = bytearray()

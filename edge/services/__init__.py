@@ -7,7 +7,9 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from edge.services.base import Actor, ScanGate, SYSTEM  # noqa: F401
+from edge.services.base import SYSTEM, Actor, ScanGate
+
+__all__ = ["Floor", "Actor", "ScanGate", "SYSTEM"]
 
 
 class Floor:

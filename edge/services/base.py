@@ -11,8 +11,10 @@ from typing import Any, Callable
 from devices.core.scan import Debouncer, Scan, parse_scan
 from devices.errors import ScanError
 from edge import store as db
+from edge.core.picking import StockSlot
 from edge.core.rules import FO_TRANSITIONS, can_transition, valid_qty
-from edge.errors import DuplicateScan, EdgeError, Forbidden, InvalidQuantity, InvalidScan, InvalidState, UnknownBarcode
+from edge.errors import (DuplicateScan, EdgeError, Forbidden, InvalidQuantity, InvalidScan, InvalidState, NotFound,
+                         UnknownBarcode)
 from floorsync.log import log_event
 
 logger = logging.getLogger("edge.services")
@@ -123,14 +125,23 @@ class Service:
         except Exception as audit_exc:  # noqa: BLE001 - never mask the refusal itself
             log_event(logger, "edge_audit_failed", level=logging.ERROR, error=str(audit_exc))
         log_event(logger, "edge_refused", level=logging.INFO, action=action, user=actor.username, code=exc.code,
-                  subject=subject, message=exc.message)
+                  subject=subject, detail=exc.message)
 
     def ok(self, conn, actor: Actor, action: str, subject: str | None, **detail) -> None:
         db.audit(conn, user=actor.username, action=action, ok=True, subject=subject, detail=detail or None)
 
-    def merchant_of_sku(self, conn, sku: str) -> str:
-        row = db.sku_get(conn, sku)
-        return row["merchant_id"] if row else (db.merchant_ids(conn) or ["unknown"])[0]
+    def order(self, conn, fo_id) -> dict:
+        """The fulfillment order or NotFound (an id of another site's order is simply not here)."""
+        fo = db.fo_get(conn, fo_id) if isinstance(fo_id, str) else None
+        if fo is None:
+            raise NotFound(f"order {str(fo_id)[:40]} is not an order of site {self.site_id}")
+        return fo
+
+
+def stock_slots(conn, sku: str, exclude: tuple[str, str] | None = None) -> list[StockSlot]:
+    """Pickable stock of ``sku`` as allocation slots, minus one (location, lot) when given."""
+    return [StockSlot(r["location"], r["zone"], r["walk_seq"], r["lot"], r["expiry"], r["free"])
+            for r in db.stock_slots(conn, sku) if exclude is None or (r["location"], r["lot"]) != exclude]
 
 
 def transition(conn, fo: dict, new: str, **values) -> None:

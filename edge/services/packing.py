@@ -106,9 +106,7 @@ class Packing(Service):
 
         def fn(conn):
             s = scan(code)
-            fo = db.fo_get(conn, fo_id)
-            if fo is None:
-                raise NotFound(f"order {fo_id} is not an order of site {self.site_id}")
+            fo = self.order(conn, fo_id)
             _blocked(conn, fo)
             if fo["status"] not in ("picked", "weight_hold"):
                 raise InvalidState(f"order {fo_id} is {fo['status']}: nothing to verify")
@@ -139,9 +137,7 @@ class Packing(Service):
 
         def fn(conn):
             scan(code)
-            fo = db.fo_get(conn, fo_id)
-            if fo is None:
-                raise NotFound(f"order {fo_id} is not an order of site {self.site_id}")
+            fo = self.order(conn, fo_id)
             _blocked(conn, fo)
             if fo["status"] != "picked":
                 raise InvalidState(f"order {fo_id} is {fo['status']}")
@@ -184,9 +180,7 @@ class Packing(Service):
         cfg = self.cfg
 
         def fn(conn):
-            fo = db.fo_get(conn, fo_id)
-            if fo is None:
-                raise NotFound(f"order {fo_id} is not an order of site {self.site_id}")
+            fo = self.order(conn, fo_id)
             _blocked(conn, fo)
             if fo["status"] != "picked":
                 raise InvalidState(f"order {fo_id} is {fo['status']}: cannot weigh now")

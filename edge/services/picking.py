@@ -7,9 +7,9 @@ import uuid
 from sync import edge_journal
 
 from edge import store as db
-from edge.core.picking import MethodRules, OrderProfile, StockSlot, allocate, choose_method, normalize_capabilities, pick_path
+from edge.core.picking import MethodRules, OrderProfile, allocate, choose_method, normalize_capabilities, pick_path
 from edge.errors import InvalidState, NotFound, OrderBlocked, OverPick, StaleTask, WrongItem, WrongLocation
-from edge.services.base import Actor, Service, qty_of, resolve_sku, scan, transition
+from edge.services.base import Actor, Service, qty_of, resolve_sku, scan, stock_slots, transition
 
 BLOCKED = ("on_hold", "cancelled")
 
@@ -42,8 +42,7 @@ class Picking(Service):
         for line in db.fo_lines(conn, fo_id):
             sku = db.sku_get(conn, line["sku"])
             fefo = bool(sku and (sku["lot_tracked"] or sku["expiry_tracked"]))
-            slots = [StockSlot(r["location"], r["zone"], r["walk_seq"], r["lot"], r["expiry"], r["free"])
-                     for r in db.stock_slots(conn, line["sku"])]
+            slots = stock_slots(conn, line["sku"])
             need = line["qty"] - line["picked"] - line["short"]
             alloc = allocate(need, slots, fefo)
             for a in alloc.allocations:
@@ -68,9 +67,7 @@ class Picking(Service):
                 return self._view(conn, mine[0]["run_id"], "Resuming your pick run")
             cands = db.fos_by_status(conn, ["released"], 200)
             if fo_id:
-                fo = db.fo_get(conn, fo_id)
-                if fo is None:
-                    raise NotFound(f"order {fo_id} is not an order of site {self.site_id}")
+                fo = self.order(conn, fo_id)
                 if fo["status"] in BLOCKED:
                     raise OrderBlocked(blocked_message(fo))
                 cands = [c for c in cands if c["fo_id"] == fo_id]
@@ -254,9 +251,7 @@ class Picking(Service):
             db.task_set(conn, task["task_id"], status="short")
             sku = db.sku_get(conn, task["sku"])
             fefo = bool(sku and (sku["lot_tracked"] or sku["expiry_tracked"]))
-            slots = [StockSlot(r["location"], r["zone"], r["walk_seq"], r["lot"], r["expiry"], r["free"])
-                     for r in db.stock_slots(conn, task["sku"])
-                     if not (r["location"] == task["location"] and r["lot"] == task["lot"])]
+            slots = stock_slots(conn, task["sku"], exclude=(task["location"], task["lot"]))
             alloc = allocate(missing, slots, fefo)
             new_tasks = [db.task_insert(conn, fo_id=task["fo_id"], line_id=task["line_id"], sku=task["sku"],
                                         location=a.location, lot=a.lot, zone=a.zone, walk_seq=a.walk_seq, qty=a.qty)
@@ -309,9 +304,7 @@ class Picking(Service):
 
         def fn(conn):
             s = scan(bin_code)
-            fo = db.fo_get(conn, fo_id)
-            if fo is None:
-                raise NotFound(f"order {fo_id} is not an order of site {self.site_id}")
+            fo = self.order(conn, fo_id)
             if fo["status"] != "cancelled":
                 raise InvalidState(f"order {fo_id} is {fo['status']}, not cancelled: nothing to put back")
             loc = s.text.upper()

@@ -17,9 +17,7 @@ class Shipping(Service):
 
         def fn(conn):
             s = scan(label_code)
-            fo = db.fo_get(conn, fo_id)
-            if fo is None:
-                raise NotFound(f"order {fo_id} is not an order of site {self.site_id}")
+            fo = self.order(conn, fo_id)
             _blocked(conn, fo)
             if fo["status"] != "packed":
                 raise InvalidState(f"order {fo_id} is {fo['status']}: only packed orders ship",

@@ -4,9 +4,9 @@ from __future__ import annotations
 from sync import edge_journal
 
 from edge import store as db
-from edge.core.picking import StockSlot, allocate
+from edge.core.picking import allocate
 from edge.errors import InvalidState, NotFound, OverPick, WrongItem
-from edge.services.base import Actor, Service, qty_of, resolve_sku, scan
+from edge.services.base import Actor, Service, qty_of, resolve_sku, scan, stock_slots
 
 
 class Transfers(Service):
@@ -27,9 +27,7 @@ class Transfers(Service):
                 if sku is None:
                     raise NotFound(f"unknown SKU {ln['sku']} on transfer {transfer_id}")
                 merchant = sku["merchant_id"]
-                slots = [StockSlot(r["location"], r["zone"], r["walk_seq"], r["lot"], r["expiry"], r["free"])
-                         for r in db.stock_slots(conn, ln["sku"])]
-                alloc = allocate(ln["qty"], slots, bool(sku["lot_tracked"] or sku["expiry_tracked"]))
+                alloc = allocate(ln["qty"], stock_slots(conn, ln["sku"]), bool(sku["lot_tracked"] or sku["expiry_tracked"]))
                 if alloc.missing:
                     raise InvalidState(f"only {ln['qty'] - alloc.missing} of {ln['qty']} {ln['sku']} free to ship")
                 for a in alloc.allocations:

@@ -36,17 +36,23 @@ class Canvas:
         self.elements: list = []
 
     def text(self, x, y, w, text, size, *, bold=False, max_lines=1, align="L", reverse=False,
-             mono=False, name="", color="#000000", min_size=None) -> float:
+             mono=False, name="", color="#000000", min_size=None, keep=False) -> float:
+        """Draw ``text`` in a box ``w`` wide. ``keep``: an identifier -- shrink it until it fits on one
+        line, never cut it (a truncated order or tracking number is worse than small print)."""
         text = clean(text)
         if not text:
             return y
-        if min_size is not None:
+        if keep:
+            full = text_width(text, 1.0, bold, mono)
+            size = min(size, w / full * 0.999) if full else size
+        elif min_size is not None:
             size = fit_size(text, w, size, min_size, bold=bold, mono=mono)
-        lines = wrap(text, w, size, bold=bold, mono=mono, max_lines=max_lines)
-        el = Text(x=x, y=y, w=w, size=size, lines=lines, bold=bold, align=align, reverse=reverse,
-                  mono=mono, color=color, name=name)
-        self.elements.append(el)
-        return y + el.h
+        if text_width(text, size, bold, mono) <= w:  # the common case: one line, as is
+            lines: tuple[str, ...] = (text,)
+        else:
+            lines = wrap(text, w, size, bold=bold, mono=mono, max_lines=max_lines)
+        self.elements.append(Text(x, y, w, size, lines, bold, align, reverse, mono, color, name))
+        return y + size * LINE_GAP * len(lines)
 
     def box(self, x, y, w, h, *, thickness=0.5, fill=False, color="#000000", name="") -> None:
         self.elements.append(Box(x, y, w, h, thickness, fill, color, name))
@@ -135,7 +141,7 @@ def shipping_label(doc: ShippingLabel, t: Template) -> Layout:
     ]
     for key, label, value, bold in rows:
         if value and show(key):
-            y = c.text(40, y, 58.6, f"{label}: {value}", 3.0, bold=bold, name=key)
+            y = c.text(40, y, 58.6, f"{label}: {value}", 3.0, bold=bold, keep=True, name=key)
     c.hline(100)
     c.text(3, 102, 60, f"{doc.carrier.upper()} TRACKING #", 2.4, bold=True, name="tracking_title")
     c.barcode(3, 106, W - 6, 26, doc.tracking_number, hri=doc.tracking_number, name="tracking_barcode")
@@ -161,7 +167,7 @@ def sscc_label(doc: SsccLabel, t: Template) -> Layout:
     if doc.carrier and show("carrier"):
         y = c.text(3, y, 60, f"CARRIER: {doc.carrier}", 3.0, bold=True, name="carrier")
     if doc.po_number:
-        y = c.text(3, y, 60, f"PO: {doc.po_number}", 3.0, name="po")
+        y = c.text(3, y, 60, f"PO: {doc.po_number}", 3.0, keep=True, name="po")
     if doc.carton_of and show("carton_of"):
         c.text(64, 35, 34.6, doc.carton_of, 5, bold=True, align="R", min_size=3, name="carton_of")
     c.hline(47)
@@ -191,7 +197,7 @@ def sscc_label(doc: SsccLabel, t: Template) -> Layout:
 def bin_label(doc: BinLabel, t: Template) -> Layout:
     W, H = LABEL_4X2
     c = Canvas(W, H)
-    c.text(3, 2.5, W - 6, doc.location, 14, bold=True, align="C", min_size=5, name="location")
+    c.text(3, 2.5, W - 6, doc.location, 14, bold=True, align="C", keep=True, name="location")
     parts = [f"{k} {v}" for k, v in (("ZONE", doc.zone), ("AISLE", doc.aisle), ("BAY", doc.bay),
                                      ("LEVEL", doc.level), ("POS", doc.position)) if v]
     c.text(3, 20.5, W - 6, " \u00b7 ".join(parts), 3.0, align="C", min_size=2.2, name="parts")
@@ -203,8 +209,12 @@ def sku_label(doc: SkuLabel, t: Template) -> Layout:
     W, H = LABEL_SKU
     c = Canvas(W, H)
     c.text(2, 1.5, W - 4, doc.description, 2.4, max_lines=2, name="description")
-    c.barcode(2, 8, W - 4, 11.5, doc.sku, hri=doc.sku, name="sku_barcode")
-    c.text(2, 20.2, W - 4, doc.sku, 3.2, bold=True, align="C", min_size=2, name="sku")
+    try:
+        c.barcode(2, 8, W - 4, 11.5, doc.sku, hri=doc.sku, name="sku_barcode")
+        c.text(2, 20.2, W - 4, doc.sku, 3.2, bold=True, align="C", keep=True, name="sku")
+    except LayoutError:  # too long for a linear symbol on 2.25 in: a QR code beside the text
+        c.matrix(2, 8, 16, doc.sku, kind="qr", name="sku_qr")
+        c.text(20, 9, W - 22, doc.sku, 3.2, bold=True, max_lines=3, name="sku")
     extra = "  ".join(p for p in (f"GTIN {doc.gtin}" if doc.gtin else "", f"LOT {doc.lot}" if doc.lot else "",
                                   f"EXP {doc.expiry}" if doc.expiry else "") if p)
     c.text(2, 25, W - 4, extra, 2.1, align="C", min_size=1.6, name="extra")
@@ -215,7 +225,7 @@ def tote_label(doc: ToteLabel, t: Template) -> Layout:
     W, H = LABEL_4X2
     c = Canvas(W, H)
     c.text(3, 2, W - 6, "TOTE", 3.0, bold=True, name="title")
-    c.text(3, 5.5, W - 6, doc.tote_id, 15, bold=True, align="C", min_size=5, name="tote_id")
+    c.text(3, 6, W - 6, doc.tote_id, 15, bold=True, align="C", keep=True, name="tote_id")
     c.text(3, 24.5, W - 6, "  ".join(p for p in (doc.zone and f"ZONE {doc.zone}", doc.color.upper()) if p), 3.5,
            align="C", name="zone")
     c.barcode(3, 30, W - 6, 18, doc.tote_id, hri=doc.tote_id, name="tote_barcode")
@@ -261,7 +271,7 @@ def cn22_label(doc: Cn22, t: Template) -> Layout:
     c.text(3, y + 0.5, W - 6, f"Date: {date_text(doc.date)}   Signature: {doc.sender.name}", 2.2, name="signature")
     if doc.tracking_number:
         c.barcode(3, 86, W - 6, 12, doc.tracking_number, hri=doc.tracking_number, name="tracking_barcode")
-        c.text(3, 99, W - 6, doc.tracking_number, 2.4, align="C", name="tracking_hri")
+        c.text(3, 99, W - 6, doc.tracking_number, 2.4, align="C", keep=True, name="tracking_hri")
     return Layout("label", "CN22", (c.page(),))
 
 
@@ -308,9 +318,9 @@ def _header_block(c: Canvas, W: float, title: str, facts: list[str], code: str, 
     m = Sheet.MARGIN
     y = c.text(m, m, W - 2 * m - 75, title, 6.0, bold=True, min_size=4, color=t.primary_color, name="title")
     for i, fact in enumerate(facts):
-        y = c.text(m, y + 0.5, W - 2 * m - 75, fact, 3.4, name=f"fact{i}")
+        y = c.text(m, y + 0.5, W - 2 * m - 75, fact, 3.4, keep=True, name=f"fact{i}")
     c.barcode(W - m - 72, m, 72, 13, code, hri=code, name="doc_barcode")
-    c.text(W - m - 72, m + 14, 72, code, 3.0, align="C", name="doc_barcode_hri")
+    c.text(W - m - 72, m + 14, 72, code, 3.0, align="C", keep=True, name="doc_barcode_hri")
     return max(y, m + 19) + 4
 
 
@@ -333,10 +343,10 @@ def packing_slip_sheet(doc: PackingSlip, t: Template) -> Layout:
         c.text(m, y, 90, "PACKING SLIP" + ("" if first else " (continued)"), 5, bold=True,
                color=t.primary_color, name="title")
         for i, f in enumerate(facts):
-            c.text(m, y + 7.5 + i * 4.6, 90, f, 3.4, name=f"fact{i}")
+            c.text(m, y + 7.5 + i * 4.6, 90, f, 3.4, keep=True, name=f"fact{i}")
         if show("order_barcode"):
             c.barcode(W - m - 72, y, 72, 13, doc.order_ref, hri=doc.order_ref, name="order_barcode")
-            c.text(W - m - 72, y + 14, 72, doc.order_ref, 3.0, align="C", name="order_barcode_hri")
+            c.text(W - m - 72, y + 14, 72, doc.order_ref, 3.0, align="C", keep=True, name="order_barcode_hri")
         return y + 7.5 + len(facts) * 4.6 + 4
 
     sheet = Sheet(t.paper, f"Packing slip {doc.order_ref}", header)
@@ -402,8 +412,13 @@ def packing_slip_receipt(doc: PackingSlip, t: Template) -> Layout:
     if t.brand_name:
         y = c.text(0, y, W, "PACKING SLIP", s, bold=True, mono=True, align="C", name="title")
     y += s * LINE_GAP
-    c.text(0, y, W / 2, f"Order {doc.order_ref}", s, bold=True, mono=True, name="order")
-    y = c.text(W / 2, y, W / 2, date_text(doc.order_date), s, mono=True, align="R", name="date")
+    order = f"Order {doc.order_ref}"
+    if len(order) + 12 <= W / RECEIPT_CHAR:  # order left, date right on one row
+        c.text(0, y, W - 11 * RECEIPT_CHAR, order, s, bold=True, mono=True, name="order")
+    else:
+        y = c.text(0, y, W, order, s, bold=True, mono=True, name="order")
+    y = c.text(W - 10 * RECEIPT_CHAR, y, 10 * RECEIPT_CHAR, date_text(doc.order_date), s, mono=True, align="R",
+               name="date")
     if doc.shipment_ref:
         y = c.text(0, y, W, f"Shipment {doc.shipment_ref}", s, mono=True, name="shipment")
     if show("ship_to"):
@@ -465,14 +480,14 @@ def pick_list_sheet(doc: PickList, t: Template) -> Layout:
             sheet.table_header(cols)
         c, y = sheet.c, sheet.y
         c.text(m + 1, y, 7, str(i), 3.4, bold=True, name=f"row{i}_seq")
-        c.text(x_loc, y, 48, ln.location, 3.8, bold=True, name=f"row{i}_location")
+        c.text(x_loc, y, 48, ln.location, 3.8, bold=True, keep=True, name=f"row{i}_location")
         c.barcode(x_loc, y + 5, 48, 10, ln.location, hri=ln.location, name=f"row{i}_location_barcode")
-        c.text(x_sku, y, 56, ln.sku, 3.4, name=f"row{i}_sku")
+        c.text(x_sku, y, 56, ln.sku, 3.4, keep=True, name=f"row{i}_sku")
         c.barcode(x_sku, y + 5, 56, 10, ln.sku, hri=ln.sku, name=f"row{i}_sku_barcode")
         c.text(x_desc, y, x_qty - x_desc - 2, ln.description, 3.2, max_lines=3, name=f"row{i}_desc")
         if ln.order_ref:
             c.text(x_desc, y + 12.5, x_qty - x_desc - 2, f"Order {ln.order_ref}", 2.8, color="#555555",
-                   name=f"row{i}_order")
+                   keep=True, name=f"row{i}_order")
         c.text(x_qty, y, 14, str(ln.quantity), 5, bold=True, align="R", name=f"row{i}_qty")
         c.box(x_chk + 1, y + 0.5, 5, 5, thickness=0.4)
         sheet.y += row_h
@@ -501,8 +516,8 @@ def manifest_sheet(doc: Manifest, t: Template) -> Layout:
             sheet.table_header(cols)
         c, y = sheet.c, sheet.y
         c.text(xs[0], y, 10, str(i), 3.2, name=f"row{i}_n")
-        c.text(xs[1], y, 58, s.tracking_number, 3.2, bold=True, name=f"row{i}_tracking")
-        c.text(xs[2], y, 38, s.order_ref, 3.2, name=f"row{i}_order")
+        c.text(xs[1], y, 58, s.tracking_number, 3.2, bold=True, keep=True, name=f"row{i}_tracking")
+        c.text(xs[2], y, 38, s.order_ref, 3.2, keep=True, name=f"row{i}_order")
         c.text(xs[3], y, xs[4] - xs[3] - 2, s.service, 3.2, name=f"row{i}_service")
         c.text(xs[4], y, 18, str(s.cartons), 3.2, align="R", name=f"row{i}_cartons")
         c.text(xs[5], y, 29, f"{s.weight_g / 1000:.2f}", 3.2, align="R", name=f"row{i}_kg")

@@ -1,11 +1,13 @@
 """Device-independent layout primitives. Units are millimetres, origin top-left, y down.
 
-A document's layout is computed once (``labels.core.layouts.layout``) and rendered as ZPL,
+Elements are NamedTuples (immutable and cheap to build: a label has ~40 of them and ZPL must
+reach thousands of labels per second). A document's layout is computed once (``labels.core.layouts.layout``) and rendered as ZPL,
 ESC/POS, PDF and PNG from the same elements.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 MM_PER_INCH = 25.4
 LINE_GAP = 1.2  # line pitch as a multiple of the font size
@@ -16,8 +18,7 @@ def dots(mm: float, dpi: int) -> int:
     return int(round(mm * dpi / MM_PER_INCH))
 
 
-@dataclass(frozen=True)
-class Text:
+class Text(NamedTuple):
     x: float
     y: float
     w: float  # box width; every line fits inside it (see textfit)
@@ -39,8 +40,7 @@ class Text:
         return "\n".join(self.lines)
 
 
-@dataclass(frozen=True)
-class Barcode:
+class Barcode(NamedTuple):
     x: float
     y: float
     w: float  # the box the symbol is centred in
@@ -58,8 +58,7 @@ class Barcode:
         return 11 * len(self.values) + 13
 
 
-@dataclass(frozen=True)
-class Box:
+class Box(NamedTuple):
     x: float
     y: float
     w: float
@@ -70,8 +69,7 @@ class Box:
     name: str = ""
 
 
-@dataclass(frozen=True)
-class Image:
+class Image(NamedTuple):
     x: float
     y: float
     w: float

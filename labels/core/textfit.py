@@ -30,13 +30,37 @@ def char_width(ch: str, mono: bool = False) -> float:
     return 0.6
 
 
+class _Widths(dict):
+    """Memo of char_width per (mono) table; str lookups are a dict hit after the first time."""
+
+    def __init__(self, mono: bool):
+        super().__init__()
+        self.mono = mono
+
+    def __missing__(self, ch: str) -> float:
+        value = self[ch] = char_width(ch, self.mono)
+        return value
+
+
+_WIDTHS = {False: _Widths(False), True: _Widths(True)}
+
+
+def units(text: str, mono: bool = False) -> float:
+    """Width of ``text`` in em units."""
+    table = _WIDTHS[mono]
+    return sum(map(table.__getitem__, text))
+
+
 def text_width(text: str, size: float, bold: bool = False, mono: bool = False) -> float:
-    w = sum(char_width(c, mono) for c in text) * size
+    w = units(text, mono) * size
     return w * (1.08 if bold and not mono else 1.0)
 
 
 def clean(text: str) -> str:
     """Printable text on one logical line: control and format characters become spaces."""
+    text = str(text)
+    if text.isprintable():  # fast path: nothing to replace, only spacing to normalise
+        return text if ("  " not in text and text == text.strip()) else " ".join(text.split())
     out = []
     for ch in str(text):
         cat = unicodedata.category(ch)
@@ -78,6 +102,8 @@ def wrap(text: str, width: float, size: float, *, bold: bool = False, mono: bool
     text = clean(text)[: 200 * max_lines]
     if not text:
         return ()
+    if text_width(text, size, bold, mono) <= width:
+        return (text,)
     lines: list[str] = []
     cur = ""
     for word in text.split(" "):
@@ -106,6 +132,8 @@ def fit_size(text: str, width: float, size: float, min_size: float, *, bold: boo
              mono: bool = False) -> float:
     """The largest size <= ``size`` (steps of 5 %) at which ``text`` fits on one line (>= min_size)."""
     text = clean(text)
+    if text_width(text, size, bold, mono) <= width:
+        return size
     while size > min_size and text_width(text, size, bold, mono) > width:
         size = max(min_size, size * 0.95)
     return size

@@ -9,7 +9,7 @@ the format or issue a command. Code 128 data uses the encoder's mode-N invocatio
 from __future__ import annotations
 
 from .errors import UnsupportedFormat
-from .model import LINE_GAP, Barcode, Box, Image, Layout, Text, dots
+from .model import LINE_GAP, MM_PER_INCH, Barcode, Box, Layout, Text, dots
 
 DEFAULT_UNICODE_FONT = "E:ANMDJ.TTF"  # Zebra's Andale Mono WT J (CJK); font 0 covers Latin only
 
@@ -36,7 +36,7 @@ def escape_field(text: str) -> str:
 
 
 def _needs_unicode_font(text: str) -> bool:
-    return any(ord(ch) > 0x17F for ch in text)
+    return not text.isascii() and any(ord(ch) > 0x17F for ch in text)
 
 
 def module_dots(bc: Barcode, dpi: int) -> tuple[int, int]:
@@ -54,37 +54,40 @@ def render(lay: Layout, dpi: int = 203, unicode_font: str = DEFAULT_UNICODE_FONT
         raise UnsupportedFormat(f"{lay.title}: only thermal labels have a ZPL form (this is a {lay.form})")
     if dpi not in (203, 300):
         raise UnsupportedFormat(f"ZPL dpi must be 203 or 300, got {dpi}")
+    f = dpi / MM_PER_INCH
     out: list[str] = []
+    add = out.append
     for page in lay.pages:
-        complex_text = any(isinstance(el, Text) and _needs_unicode_font(el.text) for el in page.elements)
+        complex_text = any(type(el) is Text and _needs_unicode_font("".join(el.lines)) for el in page.elements)
         # ^PA0,1,1,0: bidirectional layout and character shaping (Arabic/Hebrew) for TrueType fonts
-        out.append(f"^XA^CI28{'^PA0,1,1,0' if complex_text else ''}^PW{dots(page.width, dpi)}"
-                   f"^LL{dots(page.height, dpi)}^LH0,0\n")
+        add(f"^XA^CI28{'^PA0,1,1,0' if complex_text else ''}^PW{round(page.width * f)}"
+            f"^LL{round(page.height * f)}^LH0,0\n")
         for el in page.elements:
-            x, y = dots(el.x, dpi), dots(el.y, dpi)
-            if isinstance(el, Text):
-                hd = max(10, dots(el.size, dpi))
-                font = f"^A@N,{hd},{hd},{unicode_font}" if _needs_unicode_font(el.text) else f"^A0N,{hd},{hd}"
-                gap = dots(el.size * (LINE_GAP - 1), dpi)
-                data = "\\&".join(escape_field(line) for line in el.lines)
-                out.append(f"^FO{x},{y}{font}^FB{dots(el.w, dpi)},{len(el.lines)},{gap},{el.align},0"
-                           f"{'^FR' if el.reverse else ''}^FH^FD{data}^FS\n")
-            elif isinstance(el, Box):
-                w, h = max(1, dots(el.w, dpi)), max(1, dots(el.h, dpi))
-                t = min(w, h) if el.fill else max(1, dots(el.thickness, dpi))
-                out.append(f"^FO{x},{y}^GB{w},{h},{t},B,0^FS\n")
-            elif isinstance(el, Barcode):
+            kind = type(el)
+            x, y = round(el.x * f), round(el.y * f)
+            if kind is Text:
+                hd = max(10, round(el.size * f))
+                joined = "".join(el.lines)
+                font = f"^A@N,{hd},{hd},{unicode_font}" if _needs_unicode_font(joined) else f"^A0N,{hd},{hd}"
+                gap = round(el.size * (LINE_GAP - 1) * f)
+                data = "\\&".join([line.translate(_ESC) for line in el.lines])
+                add(f"^FO{x},{y}{font}^FB{round(el.w * f)},{len(el.lines)},{gap},{el.align},0"
+                    f"{'^FR' if el.reverse else ''}^FH^FD{data}^FS\n")
+            elif kind is Box:
+                w, h = max(1, round(el.w * f)), max(1, round(el.h * f))
+                t = min(w, h) if el.fill else max(1, round(el.thickness * f))
+                add(f"^FO{x},{y}^GB{w},{h},{t},B,0^FS\n")
+            elif kind is Barcode:
                 if el.kind in ("code128", "gs1-128"):
                     md, width = module_dots(el, dpi)
                     x += (dots(el.w, dpi) - width) // 2
-                    out.append(f"^FO{x},{y}^BY{md}^BCN,{dots(el.h, dpi)},N,N,N^FH^FD{escape_field(el.zpl)}^FS\n")
+                    add(f"^FO{x},{y}^BY{md}^BCN,{dots(el.h, dpi)},N,N,N^FH^FD{escape_field(el.zpl)}^FS\n")
                 elif el.kind == "qr":
                     mag = max(1, min(10, dots(el.w, dpi) // 33))
-                    out.append(f"^FO{x},{y}^BQN,2,{mag}^FH^FDQA,{escape_field(el.data)}^FS\n")
+                    add(f"^FO{x},{y}^BQN,2,{mag}^FH^FDQA,{escape_field(el.data)}^FS\n")
                 else:
                     mod = max(1, dots(el.w, dpi) // 26)
-                    out.append(f"^FO{x},{y}^BXN,{mod},200^FH^FD{escape_field(el.data)}^FS\n")
-            elif isinstance(el, Image):
-                continue  # logos are printed on sheet/receipt forms only
-        out.append("^XZ\n")
+                    add(f"^FO{x},{y}^BXN,{mod},200^FH^FD{escape_field(el.data)}^FS\n")
+            # Image: logos are printed on sheet/receipt forms only
+        add("^XZ\n")
     return "".join(out).encode("ascii")

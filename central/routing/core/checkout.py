@@ -3,8 +3,9 @@
 ``checkout_options`` answers "which services can we offer this shopper, by when, at what cost"
 from memory-resident data by routing the basket once per service level: a level is offered only
 when the network can keep it (every unit placed with sites whose carrier service meets the
-level; nothing backordered). International destinations only get international levels, so they
-never see a domestic two-day promise.
+level; nothing backordered). A level that arrives no sooner and costs no less than one listed
+before it is folded away (reported in ``unavailable``). International destinations only get
+international levels, so they never see a domestic two-day promise.
 
 ``coverage`` is the share of US ZIP3 areas a site set reaches within N business days of transit by
 a service class (ground by default), from each area's centroid.

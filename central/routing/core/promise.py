@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable, Iterable
+from typing import Callable
 
 import holidays as holidays_pkg
 
@@ -132,21 +132,8 @@ class Promise:
 def ship_date(site: SiteInfo, service_class: str, now: dt.datetime,
               carrier: CarrierCalendar = NO_CARRIER_HOLIDAYS) -> tuple[dt.date, bool, dt.datetime, float]:
     """(ship date, after_cutoff, ship_by, minutes until today's cut-off) for an order placed at ``now``."""
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
-    local = now.astimezone(site.tz)
-    today = local.date()
-    cut = site.cutoff(service_class)
-    cut_dt = dt.datetime.combine(today, cut, tzinfo=site.tz)
-    minutes = (cut_dt - local).total_seconds() / 60.0
-
-    def is_bd(d: dt.date) -> bool:
-        return is_business_day(d, site, carrier)
-
-    if is_bd(today) and minutes > 0:
-        return today, False, cut_dt, minutes
-    nxt = next_business_day(today, is_bd)
-    return nxt, True, dt.datetime.combine(nxt, cut, tzinfo=site.tz), minutes
+    p = promise(site, service_class, 0, now, carrier)
+    return p.ship_date, p.after_cutoff, p.ship_by, p.minutes_to_cutoff
 
 
 def promise(site: SiteInfo, service_class: str, transit_days: int, now: dt.datetime,
@@ -176,7 +163,3 @@ def business_days_between(start: dt.date, end: dt.date, is_bd: Callable[[dt.date
         if is_bd(d):
             n += 1
     return n
-
-
-def plain_business_day(d: dt.date, extra: Iterable[dt.date] = ()) -> bool:
-    return d.weekday() < 5 and d not in extra

@@ -253,6 +253,7 @@ def route(request: RouteRequest, sites: Iterable[SiteInfo], available: Mapping, 
     held: dict[str, int] = {}
     all_out = f"out of stock for {', '.join(demand)}"
     items = list(demand.items())
+    holders: list[tuple[SiteInfo, dict[str, int], int]] = []
     for site in sites:
         sid = site.site_id
         why = _ineligible(site, dest, load, exclude)
@@ -269,15 +270,34 @@ def route(request: RouteRequest, sites: Iterable[SiteInfo], available: Mapping, 
         if not stock:
             rejected.append((sid, all_out))
             continue
-        opt = site_option(site, dest, level, weight, volume, network, now,
-                          km=distances.get(sid) if distances is not None else None)
-        if opt is None:
-            rejected.append((sid, f"no {level.name} carrier service reaches {dest.country} {dest.postal_code}".rstrip()))
-            continue
-        opt.stock = stock
-        opts.append(opt)
-        held[sid] = full
-        holds_all[sid] = full == len(items)
+        holders.append((site, stock, full))
+
+    def evaluate(group) -> None:
+        for site, stock, full in group:
+            sid = site.site_id
+            opt = site_option(site, dest, level, weight, volume, network, now,
+                              km=distances.get(sid) if distances is not None else None)
+            if opt is None:
+                rejected.append((sid, f"no {level.name} carrier service reaches {dest.country} "
+                                      f"{dest.postal_code}".rstrip()))
+                continue
+            opt.stock = stock
+            opts.append(opt)
+            held[sid] = full
+            holds_all[sid] = full == len(items)
+
+    if request.strategy == "one_package":
+        # one package first: when some site holds every line, sites holding only part of the
+        # order cannot win, so only the whole-order holders are scored
+        whole = [h for h in holders if h[2] == len(items)]
+        evaluate(whole)
+        if opts:
+            rejected.extend((site.site_id, stock_reason(demand, stock)) for site, stock, full in holders
+                            if full != len(items))
+        else:
+            evaluate([h for h in holders if h[2] != len(items)])
+    else:
+        evaluate(holders)
 
     plan, remaining = _greedy(demand, opts)
     note = ""
