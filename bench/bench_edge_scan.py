@@ -1,17 +1,21 @@
 """Edge scan API under 20 concurrent handhelds doing pick scans.
 
-A real `floorsync edge serve` process (one process: werkzeug threaded server, every write through
-the store's single writer thread with group commit, synchronous=FULL) on 127.0.0.1 serves 20
-client threads, each a logged-in picker with its own discrete pick run, scanning bin then item
-(qty 1 per scan) as fast as the server answers. Reported:
+A real `floorsync edge serve` process (gunicorn, ONE gthread worker process with HTTP keep-alive;
+every write goes through the store's single writer thread with group commit, synchronous=FULL)
+on 127.0.0.1 serves 20 client threads, each a logged-in picker with its own discrete pick run,
+scanning bin then item (qty 1 per scan). Two phases against the same server:
 
-- p50/p99 server time per pick scan (``X-Server-Time-Ms``, measured inside the app) beside the
-  p99 of a raw SQLite single-row commit (WAL, synchronous=FULL, sqlite3 module) measured in the
-  same run on the same disk;
-- p99 client round trip, and scans per second.
+- ``saturated``: closed loop, each handheld scans again the moment the answer arrives (a stress
+  test: latency = handhelds / throughput);
+- ``paced``: each handheld scans every 250 ms (faster than any person picks).
 
-Scan debounce is off for the run (handhelds here scan the same unit barcode back to back faster
-than any person could). ``--quick`` runs ~10 s of load.
+Reported per phase: p50/p99 server time per pick scan (``X-Server-Time-Ms``, measured inside the
+app) beside the p50/p99 of a raw SQLite single-row commit (WAL, synchronous=FULL, sqlite3 module)
+measured before and after the load in the same run on the same disk; the p99 client round trip;
+scans per second; and the host's load average (other processes share the cores).
+
+Scan debounce is off for the run (the same unit barcode is scanned back to back faster than the
+400 ms window). ``--quick`` runs 2 x 8 s of load.
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ from common import ROOT, emit, parse_args, percentile
 sys.path.insert(0, ROOT)
 
 HANDHELDS = 20
+PACED_THINK_S = 0.25   # a very fast picker: four scans a second per handheld
 
 
 def raw_commit_baseline(path: str, n: int) -> list[float]:
@@ -70,7 +75,7 @@ def prepare(data_dir: str, orders: int, lines: int, qty: int) -> None:
     store = open_store(cfg)
     floor = Floor(cfg, store)
     seed(floor, catalog, users=False)
-    for h in range(HANDHELDS):
+    for h in range(2 * HANDHELDS):
         floor.auth.add_user(f"hh{h:02d}", f"Handheld {h}", "picker", "1234")
     for o in range(orders):
         body = {"fo_id": f"FO-{o:05d}", "order_id": f"O-{o:05d}", "channel_order_id": f"C-{o}", "service": "ground",
@@ -97,7 +102,7 @@ def free_port() -> int:
 
 
 def handheld(port: int, user: str, gtins: dict, seconds: float, max_scans: int, server_ms: list, client_ms: list,
-             errors: list, barrier: threading.Barrier) -> None:
+             errors: list, barrier: threading.Barrier, think_s: float = 0.0) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
 
     def call(method, path, body=None, token=None):
@@ -132,6 +137,8 @@ def handheld(port: int, user: str, gtins: dict, seconds: float, max_scans: int, 
         scans += 1
         server_ms.append(s_ms)
         client_ms.append(c_ms)
+        if think_s:
+            time.sleep(think_s)
     conn.close()
 
 
@@ -139,15 +146,18 @@ def main() -> None:
     args = parse_args(__doc__.splitlines()[0], lambda p: (
         p.add_argument("--handhelds", type=int, default=HANDHELDS, help="concurrent handhelds (default 20)"),
         p.add_argument("--seconds", type=float, default=None, help="load duration (default 10 quick / 30 full)")))
-    seconds = args.seconds or (10.0 if args.quick else 30.0)
+    seconds = args.seconds or (8.0 if args.quick else 30.0)
     n = args.handhelds
     with tempfile.TemporaryDirectory(prefix="bench-edge-") as tmp:
-        prepare(tmp, orders=HANDHELDS * 4, lines=8, qty=200)
+        prepare(tmp, orders=HANDHELDS * 8, lines=8, qty=200)
         # the raw baseline runs before and after the load (the disk's fsync time drifts on shared machines)
         baseline = raw_commit_baseline(os.path.join(tmp, "raw.db"), 300 if args.quick else 1000)
         port = free_port()
         env = dict(os.environ, **_env(tmp))
-        proc = subprocess.Popen([sys.executable, "-m", "floorsync.cli", "edge", "serve", "--port", str(port), "--no-sync"],
+        server_cmd = [sys.executable, "-m", "floorsync.cli", "edge", "serve", "--port", str(port), "--no-sync"]
+        if os.environ.get("BENCH_EDGE_SERVER"):   # an instrumented server script (profiling only)
+            server_cmd = [sys.executable, os.environ["BENCH_EDGE_SERVER"], str(port)]
+        proc = subprocess.Popen(server_cmd,
                                 cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             t_end = time.monotonic() + 20
@@ -162,21 +172,27 @@ def main() -> None:
             for i in range(1, 61):
                 body = f"400638{i:06d}"
                 gtins[f"SKU-{i:04d}"] = body + str(gs1_standard_check_digit(body))
-            server_ms, client_ms, errors = [], [], []
-            barrier = threading.Barrier(n + 1)
-            threads = [threading.Thread(target=handheld, args=(port, f"hh{h:02d}", gtins, seconds, 100_000, server_ms,
-                                                               client_ms, errors, barrier)) for h in range(n)]
-            for t in threads:
-                t.start()
-            barrier.wait()
-            t0 = time.perf_counter()
-            for t in threads:
-                t.join(seconds + 60)
-            elapsed = time.perf_counter() - t0
+            phases = {}
+            errors = []
+            for phase, think in (("saturated", 0.0), ("paced", PACED_THINK_S)):
+                server_ms, client_ms = [], []
+                barrier = threading.Barrier(n + 1)
+                users = [f"hh{h:02d}" for h in range(n)] if phase == "saturated" else [f"hh{h:02d}" for h in range(n, 2 * n)]
+                threads = [threading.Thread(target=handheld, args=(port, u, gtins, seconds, 100_000, server_ms, client_ms,
+                                                                   errors, barrier, think)) for u in users]
+                for t in threads:
+                    t.start()
+                barrier.wait()
+                t0 = time.perf_counter()
+                for t in threads:
+                    t.join(seconds + 60)
+                phases[phase] = (server_ms, client_ms, time.perf_counter() - t0)
         finally:
             proc.terminate()
             try:
                 proc.wait(20)
+                if os.environ.get("BENCH_EDGE_SERVER"):
+                    sys.stderr.write(proc.stderr.read().decode()[-2000:])
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(10)
@@ -185,15 +201,18 @@ def main() -> None:
             print(json.dumps({"errors": errors[:3]}), file=sys.stderr)
         base_p99 = percentile(baseline, 99)
         base_p50 = percentile(baseline, 50)
-        emit("edge_pick_scan_server_p99", percentile(server_ms, 99), "ms", base_p99, handhelds=n, scans=len(server_ms),
-             baseline_is="raw sqlite3 single-row commit p99 (WAL, synchronous=FULL)")
-        emit("edge_pick_scan_server_p50", percentile(server_ms, 50), "ms", base_p50,
-             baseline_is="raw sqlite3 single-row commit p50 (WAL, synchronous=FULL)")
-        emit("edge_pick_scan_client_p99", percentile(client_ms, 99), "ms", base_p99,
-             baseline_is="raw sqlite3 single-row commit p99 (WAL, synchronous=FULL)")
-        emit("edge_pick_scans_per_s", len(server_ms) / elapsed, "scans/s", 1000.0 / (sum(baseline) / len(baseline)),
-             baseline_is="raw sqlite3 single-row commits per second, one thread")
-
+        for phase, (server_ms, client_ms, elapsed) in phases.items():
+            label = "closed loop, no think time" if phase == "saturated" else f"each handheld scans every {PACED_THINK_S * 1000:.0f} ms"
+            emit(f"edge_pick_scan_server_p99_{phase}", percentile(server_ms, 99), "ms", base_p99, handhelds=n,
+                 scans=len(server_ms), load=label, baseline_is="raw sqlite3 single-row commit p99 (WAL, synchronous=FULL)")
+            emit(f"edge_pick_scan_server_p50_{phase}", percentile(server_ms, 50), "ms", base_p50,
+                 baseline_is="raw sqlite3 single-row commit p50 (WAL, synchronous=FULL)")
+            emit(f"edge_pick_scan_client_p99_{phase}", percentile(client_ms, 99), "ms", base_p99,
+                 baseline_is="raw sqlite3 single-row commit p99 (WAL, synchronous=FULL)")
+            emit(f"edge_pick_scans_per_s_{phase}", len(server_ms) / elapsed, "scans/s", 1000.0 / (sum(baseline) / len(baseline)),
+                 baseline_is="raw sqlite3 single-row commits per second, one thread")
+        emit("host_load_average_1m", os.getloadavg()[0], "load", float(os.cpu_count() or 1),
+             baseline_is="CPU count (other processes on the host compete for the same cores)")
 
 if __name__ == "__main__":
     main()

@@ -6,7 +6,7 @@ Baselines, measured in the same run on the same fields:
 - PDF: a bare reportlab canvas drawing the same fields with drawString in Helvetica (no layout,
   no embedded fonts, no barcode).
 - ESC/POS receipts: bare bytes concatenation of the same packing-slip lines.
-- PNG preview: pdftoppm alone on the already-rendered PDF.
+- PNG preview (Pillow drawing the layout): the same preview through PDF + pdftoppm (``engine="pdf"``).
 
 Usage: .venv/bin/python bench/bench_labels.py [--quick]
 """
@@ -104,10 +104,10 @@ def main() -> None:
     slips = [samples.packing(order_ref=f"SO-{k:06d}") for k in range(50)]
     esc = rate(lambda d: render.to_escpos(d), slips, secs / 2)
     emit("packing_slip_escpos", esc, "receipts/s", rate(raw_escpos, slips, secs / 2))
-    pdfs = [render.to_pdf(d) for d in items[:5]]
     png = rate(lambda d: render.preview_png(d), items[:20], secs)
-    png_raw = rate(lambda b: render.pdf_to_png(b, 203, gray=False), pdfs, secs)
-    emit("shipping_label_preview_png", png, "previews/s", png_raw)
+    png_pdf = rate(lambda d: render.preview_png(d, engine="pdf"), items[:20], secs)
+    emit("shipping_label_preview_png", png, "previews/s", png_pdf, engine="pillow",
+         baseline_is="the same preview via PDF + pdftoppm")
     assert pdf_mod.fonts()["fs-sans"] == "fs-sans"
 
 

@@ -411,7 +411,10 @@ def _x(conn: Connection, name: str, params) -> _Rows:
     cur = conn.connection.cursor()
     try:
         if isinstance(params, list):
-            if params:
+            if len(params) == 1:
+                # psycopg's executemany goes through pipeline mode: costlier than one plain execute
+                cur.execute(_PG_SQL[name] if pg else _FAST_SQL[name], params[0])
+            elif params:
                 cur.executemany(_PG_SQL[name] if pg else _FAST_SQL[name], params)
         else:
             cur.execute(_PG_SQL[name] if pg else _FAST_SQL[name], params)
@@ -999,9 +1002,9 @@ class CentralStore(CentralQueries):
             event.listen(self.engine, "connect", _sqlite_on_connect)
             event.listen(self.engine, "begin", _sqlite_on_begin)
         else:
-            self.engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+            self.engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=3600)
         self.dialect = self.engine.dialect.name
-        self._write_lock = threading.Lock() if self.is_sqlite else None
+        self._write_lock = threading.RLock() if self.is_sqlite else None
 
     # ---------------------------------------------------------------- lifecycle
     def close(self) -> None:

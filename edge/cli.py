@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import json
-import signal
-import threading
 
 import click
 
@@ -21,21 +19,13 @@ def edge() -> None:
 def serve(cfg, host, port, no_sync) -> None:
     """Serve the site console (/console), handheld page (/handheld) and JSON API until SIGTERM/SIGINT."""
     from edge.errors import EdgeError
-    from edge.runtime import EdgeNode
+    from edge.runtime import open_store, serve as run_server
 
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
-        node = EdgeNode(cfg)
+        open_store(cfg).close()   # fail fast (bad path, wrong site) before the server starts
     except EdgeError as exc:
         raise click.ClickException(str(exc)) from exc
-    try:
-        node.start(host, port, with_sync=not no_sync)
-        while not stop.wait(0.5):
-            pass
-    finally:
-        node.stop()
+    run_server(cfg, host, port, with_sync=not no_sync)
 
 
 @edge.command("init-db")

@@ -11,6 +11,7 @@ class EdgeConfig:
     host: str = field(default="127.0.0.1", metadata={"doc": "address the edge console and handheld API bind"})
     port: int = field(default=8100, metadata={"doc": "port of the edge console and handheld API"})
     database_path: str = field(default="", metadata={"doc": "edge SQLite file; empty = `edge-<site_id>.db` in data_dir"})
+    server_threads: int = field(default=32, metadata={"doc": "request threads of `floorsync edge serve` (one process; writes still go through one writer thread)"})
     checkpoint_interval_s: float = field(default=1.0, metadata={"doc": "seconds between background WAL checkpoints (auto-checkpoint is off)"})
     session_hours: float = field(default=12.0, metadata={"doc": "handheld/console login lifetime in hours"})
     capabilities: tuple[str, ...] = field(default=("discrete", "batch", "cluster", "zone", "wave"), metadata={"doc": "picking methods this site runs until central sends `site.config`"})
@@ -36,5 +37,7 @@ class EdgeConfig:
             raise ValueError(f"port: must be 0-65535, got {self.port}")
         if self.weight_tolerance_pct < 0 or self.weight_tolerance_min_g < 0:
             raise ValueError("weight_tolerance_pct/weight_tolerance_min_g: must be >= 0")
+        if self.server_threads < 1:
+            raise ValueError(f"server_threads: must be >= 1, got {self.server_threads}")
         if self.max_scan_qty < 1:
             raise ValueError(f"max_scan_qty: must be >= 1, got {self.max_scan_qty}")

@@ -42,6 +42,8 @@ class StoreJobJournal:
             row = db.print_job_by_spool(conn, job_id)
             if row is not None:
                 db.print_job_set(conn, row["job_id"], state, error)
+            if state in ("done", "failed", "unknown"):
+                db.device_set_status(conn, f"printer:{self.printer_key}", "online" if state == "done" else "error", error)
         self.store.write(fn)
 
 
@@ -77,7 +79,35 @@ class PrintQueue:
             if row and row["state"] == "queued":
                 self.spoolers[row["printer"]].submit(bytes(row["payload"]), row["kind"], job_id)
 
+    def reprint(self, actor, job_id: str, reason: str) -> str:
+        """Queue a copy of a finished job (an operator's explicit, audited decision — e.g. for an
+        ``unknown`` label after checking the printer)."""
+        from edge.errors import InvalidState, NotFound
+
+        r = (reason or "").strip()
+
+        def fn(conn):
+            row = db.print_job_get(conn, job_id)
+            if row is None:
+                raise NotFound(f"print job {str(job_id)[:40]} not found")
+            if row["state"] not in ("done", "failed", "unknown"):
+                raise InvalidState(f"print job {job_id} is still {row['state']}")
+            if len(r) < 3:
+                raise InvalidState("a reprint needs a reason")
+            new_id = uuid.uuid4().hex
+            db.print_job_insert(conn, new_id, row["kind"], row["fo_id"], bytes(row["payload"]), printer=row["printer"],
+                                reprint_of=job_id, actor=actor.username, reason=r[:300])
+            db.audit(conn, user=actor.username, action="print.reprint", ok=True, subject=f"print:{job_id}",
+                     detail={"new_job": new_id, "reason": r[:300], "original_state": row["state"]})
+            return new_id
+        new_id = self.store.write(fn)
+        self.submit([new_id])
+        return new_id
+
     def start(self) -> None:
+        for key, sp in self.spoolers.items():
+            self.store.write(lambda c, key=key, sp=sp: db.device_upsert(c, f"printer:{key}", "printer",
+                                                                         str(getattr(sp.printer, "name", key)), "configured"))
         n = self.store.write(db.print_jobs_interrupted)
         if n:
             log_event(logger, "edge_print_jobs_unknown_after_restart", count=n)

@@ -1,9 +1,16 @@
-"""Build and run an edge node process: store, devices, floor services, web server; clean stop."""
+"""Build and run an edge node process: store, devices, floor services, HTTP server; clean stop.
+
+`floorsync edge serve` runs gunicorn with ONE worker process (so the database keeps exactly one
+writer thread) using the threaded worker (``gthread``: a fixed pool of request threads and
+HTTP keep-alive for handhelds). Everything stateful (store, print spoolers, scale, sync runtime)
+is built inside that worker after the fork and stopped in its ``worker_exit`` hook, which joins
+every thread; SIGTERM/SIGINT to the gunicorn master ends the worker gracefully, then the master.
+"""
 from __future__ import annotations
 
 import logging
 import os
-import threading
+import sys
 from pathlib import Path
 
 from edge.store import EdgeStore
@@ -11,6 +18,8 @@ from floorsync.log import log_event
 
 logger = logging.getLogger("edge.runtime")
 
+# Request threads share the GIL with the store's writer thread, whose every sqlite call releases
+# and re-takes it; a short switch interval keeps the writer from waiting 5 ms each time.
 SWITCH_INTERVAL_S = 0.0005
 
 
@@ -27,7 +36,7 @@ def open_store(cfg) -> EdgeStore:
 
 
 class EdgeNode:
-    """Everything one `floorsync edge serve` process runs. ``start()`` / ``stop()`` (joins threads)."""
+    """Everything one edge process runs besides the HTTP server: ``start()`` / ``stop()`` (joins threads)."""
 
     def __init__(self, cfg, *, weight_source=None, print_queue=None, extra_blueprints=()):
         from edge.services import Floor
@@ -45,8 +54,7 @@ class EdgeNode:
         self.floor = Floor(cfg, self.store, weight_source=weight_source, print_queue=self.print_queue)
         self.sync = None
         self.extra_blueprints = list(extra_blueprints)
-        self._server = None
-        self._thread = None
+        self._stopped = False
 
     def attach_sync(self):
         """Start the sync runtime when the sync package provides it (``sync.edge_node.EdgeSync``)."""
@@ -66,47 +74,21 @@ class EdgeNode:
         return self.store.read(lambda c: {"print_states": db.print_state_counts(c), "outbox_depth": db.outbox_depth(c),
                                           "printers_ok": self.print_queue is None or self.print_queue.ok()})
 
-    def make_app(self):
-        from edge.web import create_app
-        health_fn = self.sync.status if self.sync is not None else None
-        return create_app(self.cfg, self.store, floor=self.floor, extra_blueprints=self.extra_blueprints, health_fn=health_fn)
-
-    def start(self, host: str | None = None, port: int | None = None, with_sync: bool = True):
-        import sys
-
-        from werkzeug.serving import WSGIRequestHandler, make_server
-
-        # Many request threads share the GIL with the store's writer thread, whose every sqlite call
-        # releases and re-takes it; a short switch interval keeps the writer from waiting 5 ms each time.
+    def start(self, with_sync: bool = True):
+        """Start the background parts (print spoolers, sync) and return the WSGI app."""
         sys.setswitchinterval(SWITCH_INTERVAL_S)
-
         if self.print_queue is not None:
             self.print_queue.start()
         if with_sync:
             self.attach_sync()
-        app = self.make_app()
-
-        class Handler(WSGIRequestHandler):
-            timeout = 5  # idle keep-alive connections end so stop() can join their threads
-
-            def log_request(self, *args, **kwargs):  # structured logs come from the app; no access log spam
-                pass
-
-        self._server = make_server(host or self.cfg.edge.host, self.cfg.edge.port if port is None else port, app,
-                                   threaded=True, request_handler=Handler)
-        self._server.daemon_threads = False
-        self._server.block_on_close = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="edge-http", daemon=True)
-        self._thread.start()
-        log_event(logger, "edge_serving", site_id=self.cfg.edge.site_id, host=self._server.host, port=self._server.port)
-        return self._server.port
+        from edge.web import create_app
+        health_fn = self.sync.status if self.sync is not None else None
+        return create_app(self.cfg, self.store, floor=self.floor, extra_blueprints=self.extra_blueprints, health_fn=health_fn)
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()  # joins request threads
-            self._thread.join()
-            self._server = None
+        if self._stopped:
+            return
+        self._stopped = True
         if self.sync is not None:
             self.sync.stop()
         if self.print_queue is not None:
@@ -116,3 +98,39 @@ class EdgeNode:
             close()
         self.store.close()
         log_event(logger, "edge_stopped", site_id=self.cfg.edge.site_id)
+
+
+def serve(cfg, host: str | None = None, port: int | None = None, with_sync: bool = True) -> None:
+    """Run the edge under gunicorn (one gthread worker) until SIGTERM/SIGINT."""
+    from gunicorn.app.base import BaseApplication
+
+    bind = f"{host or cfg.edge.host}:{cfg.edge.port if port is None else port}"
+    state: dict = {}
+
+    def worker_exit(server, worker):
+        node = state.get("node")
+        if node is not None:
+            node.stop()
+
+    def when_ready(server):
+        log_event(logger, "edge_serving", site_id=cfg.edge.site_id, bind=bind)
+
+    options = {
+        "bind": bind, "workers": 1, "worker_class": "gthread", "threads": cfg.edge.server_threads,
+        "keepalive": 30, "timeout": 60, "graceful_timeout": 15, "accesslog": None, "errorlog": "-",
+        "loglevel": "warning", "worker_exit": worker_exit, "when_ready": when_ready, "preload_app": False,
+        "proc_name": f"floorsync-edge-{cfg.edge.site_id}",
+    }
+
+    class EdgeApplication(BaseApplication):
+        def load_config(self):
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            # runs in the worker process, after the fork: the store and its threads live here
+            node = EdgeNode(cfg)
+            state["node"] = node
+            return node.start(with_sync=with_sync)
+
+    EdgeApplication().run()

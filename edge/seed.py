@@ -40,9 +40,13 @@ def seed(floor, catalog: dict, *, aisles_per_zone: int = 4, bays: int = 10, leve
     """Idempotent for SKUs/bins/cartons/users; stock is only placed into an empty site."""
     site = floor.site_id
     merchant = catalog["merchant_id"]
-    layout = build_layout(list(ZONES), aisles_per_zone, bays, levels)
     site_info = next((s for s in catalog.get("sites", []) if s.get("site_id") == site), None)
     stock = [s for s in catalog.get("stock", []) if s.get("site_id") == site]
+    # enough bins for every stocked SKU (two for lot-tracked ones) with a quarter spare for put-away
+    need = int(len(stock) * 1.25) + 2 * len(catalog["skus"]) // 10
+    per_aisle = len(ZONES) * bays * levels
+    aisles_per_zone = max(aisles_per_zone, -(-need // per_aisle))
+    layout = build_layout(list(ZONES), aisles_per_zone, bays, levels)
 
     def fn(conn):
         for i, s in enumerate(catalog["skus"]):
@@ -56,7 +60,10 @@ def seed(floor, catalog: dict, *, aisles_per_zone: int = 4, bays: int = 10, leve
         for c in CARTONS:
             db.carton_upsert(conn, c)
         if site_info:
-            cfg = {k: site_info[k] for k in ("timezone", "cutoffs", "holidays", "capabilities") if k in site_info}
+            cfg = {k: site_info[k] for k in ("timezone", "cutoffs", "holidays", "capabilities", "name") if k in site_info}
+            addr = {k: site_info[k] for k in ("line1", "line2", "city", "region", "postal_code", "country") if k in site_info}
+            if addr:
+                cfg["address"] = addr
             if cfg:
                 db.site_config_set(conn, cfg)
         placed = 0

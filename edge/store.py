@@ -35,6 +35,7 @@ logger = logging.getLogger("edge.store")
 
 BUSY_TIMEOUT_MS = 10_000
 GROUP_MAX = 64
+READER_POOL_MAX = 16  # idle read-only connections kept open for reuse
 WAL_CHECKPOINT_BYTES = 4 * 1024 * 1024  # the background checkpointer runs once the WAL is this big
 
 
@@ -267,9 +268,7 @@ class EdgeStore:
         self.path = str(path)
         self.site_id = site_id
         self._queue: queue.Queue = queue.Queue()
-        self._local = threading.local()
-        self._readers: list[sqlite3.Connection] = []
-        self._readers_lock = threading.Lock()
+        self._pool: queue.Queue = queue.Queue()
         self._closed = threading.Event()
         self._writer_conn = _connect(self.path, readonly=False)
         self.schema_version = migrate(self._writer_conn, site_id)
@@ -351,24 +350,25 @@ class EdgeStore:
                 fut.set_exception(value)
 
     # -- readers
-    def _reader(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = _connect(self.path, readonly=True)
-            self._local.conn = conn
-            with self._readers_lock:
-                self._readers.append(conn)
-        return conn
-
     def read(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Run ``fn`` in one read transaction on a pooled read-only connection (WAL snapshot)."""
         if self._closed.is_set():
             raise StoreError("edge store is closed")
-        conn = self._reader()
-        conn.execute("BEGIN")
         try:
-            return fn(conn)
+            conn = self._pool.get_nowait()
+        except queue.Empty:
+            conn = _connect(self.path, readonly=True)
+        try:
+            conn.execute("BEGIN")
+            try:
+                return fn(conn)
+            finally:
+                conn.execute("COMMIT")
         finally:
-            conn.execute("COMMIT")
+            if self._closed.is_set() or self._pool.qsize() >= READER_POOL_MAX:
+                conn.close()
+            else:
+                self._pool.put(conn)
 
     # -- checkpoints
     def _checkpoint_loop(self) -> None:
@@ -406,13 +406,11 @@ class EdgeStore:
         self._writer.join()
         self._closed.set()
         self._checkpointer.join()
-        with self._readers_lock:
-            for c in self._readers:
-                try:
-                    c.close()
-                except sqlite3.Error:
-                    pass
-            self._readers.clear()
+        while True:
+            try:
+                self._pool.get_nowait().close()
+            except queue.Empty:
+                break
 
     def __enter__(self):
         return self
@@ -585,20 +583,19 @@ def stock_add(conn, *, location: str, sku: str, lot: str, expiry: str | None, de
     """Change the quantity at (location, sku, lot) by ``delta`` and append the ledger row.
     Returns the new quantity; a result below zero violates the CHECK and raises."""
     if delta >= 0:
-        conn.execute(
+        row = conn.execute(
             """INSERT INTO stock(location, sku, lot, expiry, qty) VALUES (?, ?, ?, ?, ?)
                ON CONFLICT(location, sku, lot) DO UPDATE SET qty = qty + excluded.qty,
-                 expiry = COALESCE(excluded.expiry, stock.expiry)""",
-            (location, sku, lot or "", expiry, delta))
+                 expiry = COALESCE(excluded.expiry, stock.expiry) RETURNING qty""",
+            (location, sku, lot or "", expiry, delta)).fetchone()
     else:
-        cur = conn.execute("UPDATE stock SET qty = qty + ? WHERE location = ? AND sku = ? AND lot = ?",
-                           (delta, location, sku, lot or ""))
-        if cur.rowcount != 1:
+        row = conn.execute("UPDATE stock SET qty = qty + ? WHERE location = ? AND sku = ? AND lot = ? RETURNING qty",
+                           (delta, location, sku, lot or "")).fetchone()
+        if row is None:
             raise sqlite3.IntegrityError(f"no stock of {sku} lot {lot!r} at {location}")
     conn.execute("INSERT INTO inventory_ledger(at, sku, location, lot, delta, cause, ref, username) VALUES (?,?,?,?,?,?,?,?)",
                  (now_iso(), sku, location, lot or "", delta, cause, ref, user))
-    return conn.execute("SELECT qty FROM stock WHERE location = ? AND sku = ? AND lot = ?",
-                        (location, sku, lot or "")).fetchone()[0]
+    return row[0]
 
 
 def stock_at(conn, location: str, sku: str | None = None) -> list[dict]:
@@ -1149,6 +1146,11 @@ def device_upsert(conn, device_id: str, kind: str, address: str, status: str, de
                     ON CONFLICT(device_id) DO UPDATE SET kind=excluded.kind, address=excluded.address, status=excluded.status,
                     detail=excluded.detail, last_seen=excluded.last_seen""",
                  (device_id, kind, address, status, detail, now_iso()))
+
+
+def device_set_status(conn, device_id: str, status: str, detail: str | None = None) -> None:
+    conn.execute("UPDATE devices SET status = ?, detail = ?, last_seen = ? WHERE device_id = ?",
+                 (status, detail, now_iso(), device_id))
 
 
 def devices_all(conn) -> list[dict]:

@@ -230,6 +230,12 @@ def count_submit(location):
                                       reason=str(arg(data, "reason", "cycle count"))[:200]))
 
 
+@api.post("/adjust/<location>")
+def adjust(location):
+    data = body()
+    return ok(floor().counting.adjust(actor(), location, arg(data, "code"), arg(data, "delta"), str(arg(data, "reason", ""))))
+
+
 @api.post("/transfers/<transfer_id>/ship")
 def transfer_ship(transfer_id):
     return ok(floor().transfers.ship(actor(), transfer_id))
@@ -261,6 +267,11 @@ def console_data():
     a = actor()
     a.require("manager")
     return ok(floor().console_summary())
+
+
+@api.post("/print/<job_id>/reprint")
+def reprint(job_id):
+    return ok(floor().reprint(actor(), job_id, str(arg(body(), "reason", ""))))
 
 
 @api.get("/audit")

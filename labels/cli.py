@@ -158,3 +158,51 @@ def list_cmd() -> None:
         fmts = ["pdf", "png"] + (["zpl"] if "label" in forms else []) + \
                (["escpos"] if "receipt" in forms or "label" in forms else [])
         click.echo(f"{kind:9} {type(doc).__name__:18} forms={','.join(forms):14} formats={','.join(fmts)}")
+
+
+@labels.command("gallery")
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--merchant", help="Merchant id whose template (labels.templates_dir) to apply.")
+@click.option("--template", "template_path", type=click.Path(dir_okay=False), help="A template TOML file to apply.")
+@click.pass_obj
+def gallery(cfg, directory, merchant, template_path) -> None:
+    """Write every sample document (PNG, PDF, ZPL/ESC/POS) and an index.html to look at them in a browser."""
+    import html
+
+    from labels import render
+    from labels.core import layouts, samples
+
+    try:
+        tpl = _template(cfg, merchant, template_path)
+        os.makedirs(directory, exist_ok=True)
+        cards = []
+        for kind in KINDS:
+            doc = samples.sample(kind)
+            for form in layouts.forms(doc):
+                stem = f"{kind}-{form}"
+                files = {"png": render.preview_png(doc, dpi=cfg.labels.dpi, template=tpl, form=form),
+                         "pdf": render.to_pdf(doc, template=tpl, form=form, dpi=cfg.labels.dpi)}
+                if form == "label":
+                    files["zpl"] = render.to_zpl(doc, dpi=cfg.labels.dpi, template=tpl,
+                                                 unicode_font=cfg.labels.zpl_unicode_font)
+                if form in ("label", "receipt"):
+                    files["escpos"] = render.to_escpos(doc, template=tpl, form=form)
+                for ext, data in files.items():
+                    with open(os.path.join(directory, f"{stem}.{ext}"), "wb") as fh:
+                        fh.write(data)
+                links = " ".join(f'<a href="{stem}.{ext}">{ext.upper()}</a>' for ext in files if ext != "png")
+                title = html.escape(layouts.layout(doc, tpl, form).title)
+                cards.append(f'<figure><img src="{stem}.png" alt="{title}"><figcaption><b>{title}</b> '
+                             f'<span>{form}</span> {links}</figcaption></figure>')
+    except LabelError as exc:
+        raise click.ClickException(str(exc)) from exc
+    page = ("<!doctype html><meta charset=utf-8><title>floorsync labels</title><style>"
+            "body{font:15px system-ui,sans-serif;background:#eef0f3;margin:24px;color:#222}"
+            "h1{font-size:22px}main{display:flex;flex-wrap:wrap;gap:20px;align-items:flex-start}"
+            "figure{margin:0;background:#fff;padding:12px;border-radius:8px;box-shadow:0 1px 4px #0002}"
+            "img{display:block;max-width:420px;max-height:560px;border:1px solid #ccc}"
+            "figcaption{margin-top:8px}figcaption span{color:#777;margin:0 6px}a{margin-right:6px}</style>"
+            "<h1>floorsync documents</h1><main>" + "".join(cards) + "</main>")
+    with open(os.path.join(directory, "index.html"), "w", encoding="utf-8") as fh:
+        fh.write(page)
+    click.echo(f"{len(cards)} documents written to {os.path.abspath(directory)}/index.html")

@@ -143,13 +143,7 @@ def _draw_matrix(c, el: Barcode, page_h: float) -> None:
     from reportlab.graphics.barcode import createBarcodeDrawing
 
     size = el.w * PT
-    if el.kind == "qr":
-        d = createBarcodeDrawing("QR", value=el.data, width=size, height=size, barBorder=0)
-    else:
-        d = createBarcodeDrawing("ECC200DataMatrix", value=el.data)
-        scale = size / max(d.width, d.height)
-        d.scale(scale, scale)
-        d.width, d.height = d.width * scale, d.height * scale
+    d = createBarcodeDrawing("QR", value=el.data, width=size, height=size, barBorder=0)
     renderPDF.draw(d, c, el.x * PT, page_h - el.y * PT - size)
 
 

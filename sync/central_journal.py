@@ -252,3 +252,9 @@ def delete_inbox_row(conn: Connection, env: Envelope) -> None:
 def mark_parked(conn: Connection, env: Envelope, detail: str) -> None:
     conn.execute(update(sync_inbox).where(sync_inbox.c.site_id == env.site_id, sync_inbox.c.epoch == env.epoch,
                                           sync_inbox.c.seq == env.seq).values(status="parked", detail=detail[:500]))
+
+
+def inbox_record_many(conn: Connection, envs: list[Envelope], status: str = "applied") -> None:
+    now = utc_now_iso()
+    conn.execute(insert(sync_inbox), [dict(site_id=e.site_id, epoch=e.epoch, seq=e.seq, event_id=e.event_id, type=e.type,
+                                           applied_at=now, status=status, detail=None) for e in envs])

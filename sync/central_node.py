@@ -280,56 +280,19 @@ class CentralSync:
             ready: list[Envelope] = sq.take_ready(limit=500)
             if not ready:
                 return
-            epoch = sq.epoch
-            consumed: list[Envelope] = []
-            refused: Envelope | None = None
-            refused_exc: Exception | None = None
-            stats = Counter()
-            try:
-                with self.store.transaction() as conn:
-                    for env in ready:
-                        try:
-                            with conn.begin_nested():
-                                cj.inbox_record(conn, env)
-                        except IntegrityError:
-                            stats["duplicates"] += 1  # same event_id consumed before (e.g. re-sent after restore)
-                            consumed.append(env)
-                            continue
-                        try:
-                            with conn.begin_nested():
-                                result = self.apply_fn(conn, env)
-                        except self.security_errors as exc:
-                            refused, refused_exc = env, exc
-                            # undo the inbox row: a refused envelope is not consumed
-                            cj.delete_inbox_row(conn, env)
-                            break
-                        except self.errors as exc:
-                            cj.mark_parked(conn, env, str(exc))
-                            cj.park(conn, env.site_id, "up", env.seq, env.event_id, "apply_failed", str(exc),
-                                    env.to_dict())
-                            stats["parked"] += 1
-                        else:
-                            stats["applied"] += 1
-                            if isinstance(result, dict) and result.get("drift"):
-                                st.drift_skus = len(result["drift"])
-                                st.last_drift = {"as_of_seq": env.body.get("as_of_seq"), "skus": result["drift"]}
-                                stats["drift_alerts"] += 1
-                            elif env.type == "inventory.digest":
-                                st.drift_skus = 0
-                        consumed.append(env)
-                    if consumed:
-                        cj.set_cursor(conn, st.site_id, "up", epoch, consumed[-1].seq)
-            except Exception as exc:  # noqa: BLE001 - database down or failing: keep them, retry shortly
-                sq.put_back((e.seq, e) for e in ready)
-                self._retry_at = time.monotonic() + 0.5
-                self.counters["apply_errors"] += 1
-                log_event(logger, "central_apply_failed", level=logging.ERROR, site_id=st.site_id, error=repr(exc)[:300])
-                return
+            fast = self._apply_fast(st, ready, sq.epoch)
+            if fast is True:
+                consumed, refused, refused_exc, stats = ready, None, None, Counter(applied=len(ready))
+            else:
+                got = None if fast is None else self._apply_careful(st, ready, sq.epoch)
+                if got is None:  # database failure: nothing consumed, retry shortly
+                    sq.put_back((e.seq, e) for e in ready)
+                    return
+                consumed, refused, refused_exc, stats = got
             if consumed:
                 sq.applied_through(consumed[-1].seq)
             if refused is not None:
-                rest = [e for e in ready if e.seq > refused.seq]
-                sq.put_back((e.seq, e) for e in rest)
+                sq.put_back((e.seq, e) for e in ready if e.seq > refused.seq)
                 self._reject(st, "forbidden", f"seq {refused.seq} {refused.type}: {refused_exc}", refused.seq)
             now = time.monotonic()
             st.counters.update(stats)
@@ -341,6 +304,77 @@ class CentralSync:
             self._send_ack(st)
             if refused is not None:
                 return
+
+    def _apply_careful(self, st: _Site, ready: list[Envelope], epoch: str):
+        """One savepoint per envelope: duplicates (same event_id) are skipped, handler refusals are parked
+        (consumed, kept for ops), a security refusal stops the run without consuming that envelope."""
+        consumed: list[Envelope] = []
+        refused: Envelope | None = None
+        refused_exc: Exception | None = None
+        stats: Counter = Counter()
+        try:
+            with self.store.transaction() as conn:
+                for env in ready:
+                    try:
+                        with conn.begin_nested():
+                            cj.inbox_record(conn, env)
+                    except IntegrityError:
+                        stats["duplicates"] += 1  # same event_id consumed before (e.g. re-sent after a restore)
+                        consumed.append(env)
+                        continue
+                    try:
+                        with conn.begin_nested():
+                            result = self.apply_fn(conn, env)
+                    except self.security_errors as exc:
+                        refused, refused_exc = env, exc
+                        cj.delete_inbox_row(conn, env)  # a refused envelope is not consumed
+                        break
+                    except self.errors as exc:
+                        cj.mark_parked(conn, env, str(exc))
+                        cj.park(conn, env.site_id, "up", env.seq, env.event_id, "apply_failed", str(exc), env.to_dict())
+                        stats["parked"] += 1
+                    else:
+                        stats["applied"] += 1
+                        if env.type == "inventory.digest" and isinstance(result, dict):
+                            self._note_drift(st, result.get("drift") or {}, env)
+                    consumed.append(env)
+                if consumed:
+                    cj.set_cursor(conn, st.site_id, "up", epoch, consumed[-1].seq)
+        except Exception as exc:  # noqa: BLE001 - database down or failing
+            self._retry_at = time.monotonic() + 0.5
+            self.counters["apply_errors"] += 1
+            log_event(logger, "central_apply_failed", level=logging.ERROR, site_id=st.site_id, error=repr(exc)[:300])
+            return None
+        return consumed, refused, refused_exc, stats
+
+    def _note_drift(self, st: _Site, drift: dict, env: Envelope) -> None:
+        st.drift_skus = len(drift)
+        if drift:
+            st.last_drift = {"as_of_seq": env.body.get("as_of_seq"), "skus": drift}
+            st.counters["drift_alerts"] += 1
+
+    def _apply_fast(self, st: _Site, ready: list[Envelope], epoch: str):
+        """The common case in one transaction without savepoints: True when all applied, False when
+        some envelope needs the careful path (duplicate, refused or parked), None when the database failed."""
+        digests = []
+        try:
+            with self.store.transaction() as conn:
+                cj.inbox_record_many(conn, ready)
+                for env in ready:
+                    result = self.apply_fn(conn, env)
+                    if env.type == "inventory.digest" and isinstance(result, dict):
+                        digests.append((env, result.get("drift") or {}))
+                cj.set_cursor(conn, st.site_id, "up", epoch, ready[-1].seq)
+        except (IntegrityError, *self.errors, *self.security_errors):
+            return False
+        except Exception as exc:  # noqa: BLE001 - database down or failing: keep them, retry shortly
+            self._retry_at = time.monotonic() + 0.5
+            self.counters["apply_errors"] += 1
+            log_event(logger, "central_apply_failed", level=logging.ERROR, site_id=st.site_id, error=repr(exc)[:300])
+            return None
+        for env, drift in digests:
+            self._note_drift(st, drift, env)
+        return True
 
     def _send_ack(self, st: _Site, resend_from: int | None = None) -> None:
         sq = st.seq_up

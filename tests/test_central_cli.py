@@ -13,13 +13,24 @@ from tests.support import free_port, stop_process, wait_for_port
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+class Result:
+    def __init__(self, r):
+        self.returncode = r.exit_code
+        self.stdout = r.stdout
+        self.stderr = r.stderr
+
+
 def run(data_dir, *args, check=True):
-    env = dict(os.environ, FLOORSYNC_GENERAL_LOG_FORMAT="json")
-    p = subprocess.run([sys.executable, "-m", "floorsync.cli", "--data-dir", str(data_dir), "central", *args],
-                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    """The real `floorsync` click command, in-process (serve below runs as a subprocess)."""
+    from click.testing import CliRunner
+
+    from floorsync import cli as cli_mod
+
+    r = CliRunner().invoke(cli_mod.build(), ["--data-dir", str(data_dir), "central", *args],
+                                          env={"FLOORSYNC_GENERAL_LOG_FORMAT": "json"}, catch_exceptions=False)
     if check:
-        assert p.returncode == 0, p.stderr
-    return p
+        assert r.exit_code == 0, r.stderr
+    return Result(r)
 
 
 def test_seed_keys_import_and_serve(tmp_path):

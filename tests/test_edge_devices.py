@@ -89,6 +89,18 @@ def test_printer_fault_marks_the_job_failed_never_silently_reprinted(rig):
     label = floor.store.read(lambda c: db.print_jobs_for_fo(c, "FO-3"))[0]
     assert label["state"] == "failed" and "head" in (label["error"] or "").lower()
     assert printer_sim.labels == []
+    dev = {d["device_id"]: d for d in floor.store.read(db.devices_all)}
+    assert dev["printer:label"]["status"] == "error"
+    # the manager closes the head and reprints on purpose (audited); nothing was reprinted by itself
+    printer_sim.clear_faults()
+    with pytest.raises(Exception, match="reason"):
+        floor.reprint(MANAGER, label["job_id"], "")
+    new = floor.reprint(MANAGER, label["job_id"], "head closed, label lost")
+    assert pq.wait_idle(5.0) and printer_sim.wait_for_labels(1, 5.0)
+    row = floor.store.read(lambda c: db.print_job_get(c, new["job_id"]))
+    assert (row["state"], row["reprint_of"], row["actor"]) == ("done", label["job_id"], "manager1")
+    assert floor.store.read(db.devices_all)[0]["status"] == "online"
+    assert floor.store.read(lambda c: db.audit_rows(c, action="print.reprint", ok=True))[0]["username"] == "manager1"
 
 
 def test_jobs_interrupted_by_a_crash_become_unknown_and_queued_ones_are_resent(edge_store):

@@ -136,6 +136,34 @@ def test_handheld_page_scan_driven_pick_and_console(page, floor, edge_cfg):
         assert floor.store.read(lambda c: db.fo_get(c, "FO-7"))["status"] == "picked"
         size = page.evaluate("parseFloat(getComputedStyle(document.getElementById('shortBtn')).minHeight)")
         assert size >= 80   # glove-sized targets
+        # pack and ship it from the same page, scan by scan
+        page.evaluate("sessionStorage.clear()")
+        page.goto(base + "/handheld")
+        page.fill("#user", "packer1")
+        page.fill("#pin", "2222")
+        page.press("#pin", "Enter")
+        page.click("#goPack")
+        tote = floor.store.read(lambda c: c.execute("SELECT tote FROM totes WHERE fo_id = 'FO-7'").fetchone()[0])
+
+        def scan(code, expect_next):
+            page.keyboard.type(code)
+            page.keyboard.press("Enter")
+            page.wait_for_function("(t) => document.getElementById('next').textContent.startsWith(t)", arg=expect_next)
+        page.wait_for_function("document.activeElement.id === 'scan'")
+        scan(tote, "Scan each item: 3 unit(s)")
+        scan(sku_gtin("SKU-0001"), "Scan each item: 2 unit(s)")
+        page.wait_for_timeout(50)
+        scan(sku_gtin("SKU-0001"), "Scan each item: 1 unit(s)")
+        scan(sku_gtin("SKU-0002"), "Scan carton BOX-XS")
+        scan("BOX-XS", "Put the BOX-XS on the scale")
+        expected = floor.store.read(lambda c: db.fo_get(c, "FO-7"))["expected_weight_g"]
+        floor.weight_source.set(expected + 5)
+        page.click("#weighBtn")
+        page.wait_for_function("document.getElementById('next').textContent.startsWith('Scan the shipping label')")
+        page.keyboard.type("1ZFO7")
+        page.keyboard.press("Enter")
+        page.wait_for_function("document.getElementById('flash').textContent.includes('shipped 1ZFO7')")
+        assert floor.store.read(lambda c: db.fo_get(c, "FO-7"))["status"] == "shipped"
         # the console shows it at a glance
         page.goto(base + "/console")
         page.fill("#user", "manager1")
@@ -143,7 +171,7 @@ def test_handheld_page_scan_driven_pick_and_console(page, floor, edge_cfg):
         page.click("#loginBtn")
         page.wait_for_selector("#tiles .tile")
         tiles = page.inner_text("#tiles")
-        assert "1\nPICKED" in tiles.upper()
+        assert "1\nSHIPPED" in tiles.upper()
         assert "wrong_location" in page.inner_text("#exceptions")
         page.screenshot(path=str(floor.store.path) + "-console.png", full_page=True)
     finally:

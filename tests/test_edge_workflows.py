@@ -399,6 +399,22 @@ def test_large_variance_needs_a_recount_by_another_user(floor):
     assert [e["body"]["counted"] for e in outbox(floor.store)] == [160]
 
 
+def test_manager_adjustment_with_reason_code(floor):
+    from edge.errors import InvalidQuantity
+
+    loc = bin_of(floor, "SKU-0005")
+    with pytest.raises(Forbidden):
+        floor.counting.adjust(COUNTER, loc, sku_gtin("SKU-0005"), -3, "damaged")
+    with pytest.raises(InvalidQuantity, match="reason must be"):
+        floor.counting.adjust(MANAGER, loc, sku_gtin("SKU-0005"), -3, "because")
+    with pytest.raises(InvalidQuantity, match="cannot remove 201"):
+        floor.counting.adjust(MANAGER, loc, sku_gtin("SKU-0005"), -201, "lost")
+    r = floor.counting.adjust(MANAGER, loc, sku_gtin("SKU-0005"), -3, "damaged")
+    assert r["on_hand"] == 197 and stock_of(floor, loc, "SKU-0005") == 197
+    assert [e["body"] for e in outbox(floor.store)] == [{"sku": "SKU-0005", "delta": -3, "reason": "damaged", "location": loc}]
+    assert floor.store.read(lambda c: db.ledger_rows(c, "SKU-0005"))[0]["cause"] == "adjustment"
+
+
 # ---------------------------------------------------------------- transfers
 
 def test_transfer_out_and_in(floor):

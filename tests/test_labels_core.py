@@ -1,7 +1,6 @@
 """Pure core: GS1 check digits, Code 128 encoding, text fitting, document and template validation."""
 from __future__ import annotations
 
-import dataclasses
 
 import pytest
 from hypothesis import given, settings
@@ -12,7 +11,7 @@ from labels.core.documents import from_dict
 from labels.core.template import parse_template
 from labels.core.textfit import ELLIPSIS, text_width, wrap
 from labels.documents import (
-    Address, CustomsItem, PackingSlip, PickLine, PickList, ShippingLabel, SlipLine, SsccLabel,
+    Address, CustomsItem, PackingSlip, PickLine, PickList, SlipLine, SsccLabel,
 )
 from labels.errors import BarcodeDataError, DocumentError, TemplateError
 

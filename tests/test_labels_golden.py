@@ -130,7 +130,8 @@ GOLDEN = {
     ("tote", 203): (
         '^XA^CI28^PW812^LL406^LH0,0\n'
         '^FO24,16^A0N,24,24^FB764,1,5,L,0^FH^FDTOTE^FS\n'
-        '^FO24,48^A0N,120,120^FB764,1,24,C,0^FH^FDT-0042^FS\n'
+        '^FO24,48^A0N,120,120^FB591,1,24,C,0^FH^FDT-0042^FS\n'
+        '^FO651,44^BQN,2,4^FH^FDQA,T-0042^FS\n'
         '^FO24,196^A0N,28,28^FB764,1,6,C,0^FH^FDZONE PACK-2 BLUE^FS\n'
         '^FO226,240^BY4^BCN,144,N,N,N^FH^FD>:T->50042^FS\n'
         '^XZ\n'
@@ -376,21 +377,21 @@ GOLDEN_SHEETS = {
         (0, 'th', ('HS CODE',)),
         (0, 'th', ('ORIGIN',)),
         (0, 'th', ('QTY',)),
-        (0, 'th', ('UN…',)),
+        (0, 'th', ('UNIT USD',)),
         (0, 'th', ('TOTAL',)),
         (0, 'th', ('KG',)),
         (0, 'item0_desc', ('Organic cotton T-shirt',)),
         (0, 'item0_hs', ('610910',)),
         (0, 'item0_origin', ('PT',)),
         (0, 'item0_qty', ('2',)),
-        (0, 'item0_unit', ('12.…',)),
+        (0, 'item0_unit', ('12.50',)),
         (0, 'item0_total', ('25.00',)),
         (0, 'item0_kg', ('0.400',)),
         (0, 'item1_desc', ('Stoneware mug',)),
         (0, 'item1_hs', ('691200',)),
         (0, 'item1_origin', ('CN',)),
         (0, 'item1_qty', ('1',)),
-        (0, 'item1_unit', ('9.…',)),
+        (0, 'item1_unit', ('9.00',)),
         (0, 'item1_total', ('9.00',)),
         (0, 'item1_kg', ('0.450',)),
         (0, 'total_value', ('TOTAL VALUE 34.00 USD',)),

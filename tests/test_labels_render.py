@@ -34,13 +34,18 @@ EXPECTED = {
 }
 
 
+@pytest.mark.parametrize("engine", ["pillow", "pdf"])
 @pytest.mark.parametrize("kind", sorted(EXPECTED))
-def test_every_barcode_in_the_preview_decodes_to_its_data(kind):
-    found = decode(render.preview_png(samples.sample(kind)))
+def test_every_barcode_in_the_preview_decodes_to_its_data(kind, engine):
+    found = decode(render.preview_png(samples.sample(kind), engine=engine))
     assert {b.text for b in found} == EXPECTED[kind]
     for b in found:
+        if kind == "tote" and b.format == zxingcpp.BarcodeFormat.QRCode:
+            continue  # the tote's QR carries the same id for omnidirectional conveyor scanners
         assert b.format == zxingcpp.BarcodeFormat.Code128
         assert b.symbology_identifier == ("]C1" if kind == "sscc" else "]C0")
+    if kind == "tote":
+        assert sorted(b.format.name for b in found) == ["Code128", "QRCode"]
 
 
 def test_sscc_decodes_as_gs1_with_a_valid_check_digit_at_300_dpi():
@@ -60,6 +65,27 @@ def test_sscc_decodes_as_gs1_with_a_valid_check_digit_at_300_dpi():
 def test_code128_round_trip_of_awkward_data(data):
     found = decode(render.preview_png(BinLabel(location=data)))
     assert [b.text for b in found] == [data]
+
+
+def test_qr_fallback_for_a_sku_too_long_for_code128():
+    found = decode(render.preview_png(SkuLabel(sku="SKU-" + "W" * 36, description="Long SKU")))
+    assert [(b.format.name, b.text) for b in found] == [("QRCode", "SKU-" + "W" * 36)]
+
+
+@pytest.mark.parametrize("kind", sorted(EXPECTED))
+def test_pillow_preview_matches_the_pdf_rendering(kind):
+    """The fast preview draws the same picture as the PDF (rasterised by poppler)."""
+    from PIL import ImageChops, ImageStat
+
+    doc = samples.sample(kind)
+    for form in layouts.forms(doc):
+        a = Image.open(io.BytesIO(render.preview_png(doc, form=form))).convert("L")
+        b = Image.open(io.BytesIO(render.preview_png(doc, form=form, engine="pdf"))).convert("L")
+        assert abs(a.width - b.width) <= 1 and abs(a.height - b.height) <= 1
+        size = (min(a.width, b.width), min(a.height, b.height))
+        diff = ImageChops.difference(a.crop((0, 0, *size)), b.crop((0, 0, *size)))
+        strong = sum(diff.histogram()[129:]) / (size[0] * size[1])
+        assert ImageStat.Stat(diff).mean[0] < 12 and strong < 0.05, (form, strong)
 
 
 def test_preview_sizes_and_modes():
@@ -170,6 +196,7 @@ def test_hard_inputs_lay_out_inside_the_label_without_overlap(case):
             render.to_zpl(doc)
         if lay.form != "sheet":
             assert render.to_escpos(doc, form=form).startswith(b"\x1b@")
+        assert render.preview_png(doc, form=form).startswith(b"\x89PNG")
     assert render.to_pdf(doc).startswith(b"%PDF-")
 
 
@@ -262,3 +289,42 @@ def test_cli_merchant_template_and_errors(tmp_path):
     doc.write_text('{"location": "Z-99-01-1", "zone": "Z"}')
     result = _cli("labels", "render", "--doc", "bin", "--input", str(doc))
     assert result.exit_code == 0 and b"^FH^FD>:Z-99-01-1^FS" in result.stdout_bytes
+
+
+def test_identifiers_are_shrunk_never_cut():
+    by = {t.name: t for t in layouts.layout(HARD["long"]()).texts()}
+    assert by["order_ref"].lines == ("ORDER: " + "O" * 40,)
+    assert by["shipment_ref"].lines == ("SHIPMENT: " + "S" * 40,)
+    assert by["tracking_hri"].lines == (" ".join(["XXXX"] * 10),)
+    assert by["order_ref"].size < 3.0
+    slip = samples.packing(order_ref="R" * 40)
+    receipt = {t.name: t.lines for t in layouts.layout(slip, form="receipt").texts()}
+    assert receipt["order"] == ("Order " + "R" * 40,) and receipt["order_barcode_hri"] == ("R" * 40,)
+    sheet = {t.name: t.lines for t in layouts.layout(slip).texts()}
+    assert sheet["fact0"] == ("Order " + "R" * 40,) and sheet["order_barcode_hri"] == ("R" * 40,)
+    out = render.to_escpos(slip)
+    assert b"Order " + b"R" * 40 + b"\n" in out
+
+
+@pytest.mark.parametrize("kind", sorted(EXPECTED))
+def test_sample_documents_print_every_value_in_full(kind):
+    """Nothing on a normal document is cut with an ellipsis, with or without the merchant template."""
+    doc = samples.sample(kind)
+    for tpl in (None, load_template(SAMPLE_TEMPLATE)):
+        for form in layouts.forms(doc):
+            lay = layouts.layout(doc, tpl, form)
+            cut = [(t.name, line) for t in lay.texts() for line in t.lines if line.endswith("\u2026")]
+            assert cut == [], (form, cut)
+            assert layouts.overflow(lay) == []
+
+
+def test_cli_gallery_writes_every_document(tmp_path):
+    result = _cli("labels", "gallery", str(tmp_path / "g"), "--template", SAMPLE_TEMPLATE)
+    assert result.exit_code == 0 and "11 documents written" in result.output
+    names = sorted(os.listdir(tmp_path / "g"))
+    assert "index.html" in names and "shipping-label.zpl" in names and "packing-receipt.escpos" in names
+    assert len([n for n in names if n.endswith(".png")]) == 11
+    page = (tmp_path / "g" / "index.html").read_text()
+    assert page.count("<figure>") == 11 and 'src="sscc-label.png"' in page
+    assert (tmp_path / "g" / "shipping-label.zpl").read_bytes() == \
+        render.to_zpl(samples.shipping(), template=load_template(SAMPLE_TEMPLATE))

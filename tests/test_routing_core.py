@@ -226,3 +226,11 @@ def test_standard_order_abroad_travels_as_international(network):
               utc(2026, 11, 17, 15, 0))
     assert d.service == "international"
     assert [(s.carrier_service, s.promised_date) for s in d.shipments] == [("dhl_express_worldwide", D(2026, 11, 23))]
+
+
+def test_same_sku_on_two_lines_keeps_line_ids_when_split(network):
+    av = {("A", "EWR1"): 3, ("A", "PHL1"): 2, ("B", "PHL1"): -4}   # negative availability counts as none
+    d = route(req([("A", 2), ("A", 3), ("B", 1)]), [EWR, PHL], av, WEIGHTS, network, TUE_1630_ET)
+    assert [(s.site_id, s.lines) for s in d.shipments] == [
+        ("EWR1", (RouteLine("L1", "A", 2), RouteLine("L2", "A", 1))), ("PHL1", (RouteLine("L2", "A", 2),))]
+    assert d.backordered == (RouteLine("L3", "B", 1),)

@@ -146,3 +146,23 @@ def test_bad_rate_file_is_refused_naming_the_problem(files):
     result = run(files, "--rates", str(bad))
     assert result.exit_code == 1
     assert f"rate file {bad}: service ups_ground: negative price -8.1 at 500 g zone 2" in result.output
+
+
+@pytest.mark.parametrize("row,message", [
+    ("H9,2026-11-17T15:00:00,US,10001,ground,A:1,", "line 6: placed_at '2026-11-17T15:00:00' needs a UTC offset"),
+    ("H9,2026-11-17T15:00:00Z,US,10001,ground,A:x,", "line 6: line item 'A:x' must be SKU:qty with qty > 0"),
+    ("H9,2026-11-17T15:00:00Z,US,10001,ground,A:1,fastest", "line 6: strategy 'fastest' unknown"),
+])
+def test_history_rows_are_validated(files, row, message):
+    (files / "history.csv").write_text(HISTORY + row + "\n", encoding="utf-8")
+    result = run(files)
+    assert result.exit_code == 1
+    assert f"history.csv {message}" in result.output
+
+
+def test_daily_capacity_sends_work_elsewhere_or_backorders(files):
+    capped = SITES.replace('holiday_subdivision = "NJ"', 'holiday_subdivision = "NJ"\ncapacity_per_day = 1', 1)
+    (files / "sites.toml").write_text(capped, encoding="utf-8")
+    (base,) = reports(run(files, "--json"))
+    # EWR1 takes H1 and is then full for the day: H3's SKU A has nowhere else to go.
+    assert (base["orders_per_site"], base["backordered"], base["shipped"]) == ({"EWR1": 1, "LAX1": 2}, 1, 3)

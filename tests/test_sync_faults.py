@@ -95,7 +95,12 @@ class Cluster:
         return [r for r in central_inbox(self.cstore, site) if r["type"] == "inventory.adjusted"]
 
     def drained(self, site: str, n: int) -> bool:
-        return len(self.applied(site)) >= n
+        from sqlalchemy.exc import OperationalError
+
+        try:
+            return len(self.applied(site)) >= n
+        except OperationalError:
+            return False  # the test's own poll hit the database restart
 
     def verify(self, site: str, n: int) -> None:
         edge_ids = self.committed(site)
@@ -143,9 +148,9 @@ def cluster_factory(tmp_path):
 
 
 def test_offline_shift_drains_without_manual_steps(cluster_factory):
-    """4 edges x 2,500 events committed while the broker is down (issue: 10,000 each), then the
+    """4 edges x 1,500 events committed while the broker is down (issue: 10,000 each), then the
     broker comes up: everything drains, exactly once."""
-    n = 2500
+    n = 1500
     c = cluster_factory(["EWR1", "LAX1", "DFW1", "ORD1"])
     c.start_central()
     for s in c.sites:
@@ -193,7 +198,8 @@ def test_edge_kill9_at_crash_points(cluster_factory, point):
     rng = random.Random(point)
     crashes = 0
     while crashes < 4:
-        p = c.start_edge("EWR1", n, FLOORSYNC_CRASHPOINT=point, FLOORSYNC_CRASHPOINT_AFTER=str(rng.randint(1, 40)))
+        after = rng.randint(1, 100) if point == "before_commit" else rng.randint(1, 3)  # hits per commit vs per publish
+        p = c.start_edge("EWR1", n, FLOORSYNC_CRASHPOINT=point, FLOORSYNC_CRASHPOINT_AFTER=str(after))
         try:
             code = p.wait(timeout=60)
         except subprocess.TimeoutExpired:
@@ -206,8 +212,9 @@ def test_edge_kill9_at_crash_points(cluster_factory, point):
 
 
 def test_central_kill9_and_restart_mid_stream(cluster_factory):
-    """Central (a separate process on SQLite) is killed -9 three times mid-stream and restarted."""
-    n = 3000
+    """Central (a separate process on SQLite) is killed -9 three times mid-stream and restarted
+    (2 edges x 1,500 events at 400/s)."""
+    n = 1500
     c = cluster_factory(["EWR1", "LAX1"])
     c.broker.start()
     c.start_central()
@@ -228,10 +235,13 @@ def test_central_kill9_and_restart_mid_stream(cluster_factory):
 def test_postgres_restart_mid_stream(cluster_factory, tmp_path):
     """Central on its own PostgreSQL cluster; the database is restarted (fast shutdown) twice while
     two edges stream: central retries, nothing is lost or applied twice."""
-    from tests.fixtures_pg import _pg_bindir
+    import glob
     import pwd
 
-    bindir = _pg_bindir()
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"))
+    if not found:
+        pytest.fail("PostgreSQL is not installed (apt-get install postgresql)")
+    bindir = os.path.dirname(found[-1])
     base = tmp_path / "pg"
     base.mkdir()
     datadir = base / "data"
@@ -254,6 +264,12 @@ def test_postgres_restart_mid_stream(cluster_factory, tmp_path):
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     from tests.support import wait_for_port
 
+    def stop_pg(proc):
+        # fast shutdown (connections are cut mid-transaction) of the cluster this test started
+        subprocess.run(run_as + [f"{bindir}/pg_ctl", "stop", "-D", str(datadir), "-m", "fast", "-w", "-t", "30"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc.wait(timeout=30)
+
     pg = start_pg()
     try:
         wait_for_port(port, timeout=30)
@@ -268,8 +284,7 @@ def test_postgres_restart_mid_stream(cluster_factory, tmp_path):
             c.start_edge(s, n, rate=300)
         for _ in range(2):
             time.sleep(1.5)
-            pg.send_signal(signal.SIGINT)  # fast shutdown: connections are cut mid-transaction
-            pg.wait(timeout=30)
+            stop_pg(pg)
             time.sleep(0.5)
             pg = start_pg()
             wait_for_port(port, timeout=30)
@@ -279,5 +294,4 @@ def test_postgres_restart_mid_stream(cluster_factory, tmp_path):
         c.close()
     finally:
         if pg.poll() is None:
-            pg.send_signal(signal.SIGINT)
-            pg.wait(timeout=30)
+            stop_pg(pg)

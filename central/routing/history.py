@@ -58,7 +58,8 @@ def read_history(path: Path | str, *, merchant_id: str = "acme", strategy: str |
                                    service=(row["service"] or "ground").strip(),
                                    strategy=strategy or (row.get("strategy") or "one_package").strip())
             except RoutingError as exc:
-                raise InvalidRequest(f"{where}: {exc.message}" if not exc.message.startswith(str(path)) else exc.message) from exc
+                msg = exc.message if exc.message.startswith(where) else f"{where}: {exc.message}"
+                raise InvalidRequest(msg) from exc
             orders.append(SimOrder(row["order_id"], placed, req))
             if limit and len(orders) >= limit:
                 break

@@ -114,6 +114,8 @@ def central_snapshot_provider(svc, *, clock: Callable[[], dt.datetime] = _utcnow
         if hit is None:
             hit = site_from_dict(dict(row, healthy=healthy, health_reason=why))
             with lock:
+                if len(cache) > 4096:   # "stale N min" changes every minute: keep the cache bounded
+                    cache.clear()
                 cache[key] = hit
         return hit
 

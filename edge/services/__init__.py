@@ -56,7 +56,23 @@ class Floor:
                 "print_states": db.print_state_counts(conn),
                 "exceptions": db.audit_rows(conn, ok=False, limit=30),
                 "counts": db.counts_recent(conn, 20),
+                "devices": db.devices_all(conn),
                 "outbox_depth": db.outbox_depth(conn),
                 "next": "Resolve weight holds and exceptions first",
             }
         return self.store.read(fn)
+
+    def reprint(self, actor, job_id: str, reason: str) -> dict:
+        from edge.errors import InvalidState
+
+        actor.require("manager")
+        if self.print_queue is None:
+            raise InvalidState("printing is not configured on this edge (devices.printer_kind = none)")
+        try:
+            new_id = self.print_queue.reprint(actor, job_id, reason)
+        except Exception as exc:
+            from edge.errors import EdgeError
+            if isinstance(exc, EdgeError):
+                self.auth.refused(actor, "print.reprint", f"print:{str(job_id)[:40]}", exc, None, None)
+            raise
+        return {"ok": True, "job_id": new_id, "reprint_of": job_id, "next": "Check the printer output"}

@@ -8,6 +8,8 @@ from edge.core.rules import CountRule, needs_recount
 from edge.errors import Forbidden, InvalidQuantity, NotFound
 from edge.services.base import Actor, Service, resolve_sku, scan
 
+ADJUST_REASONS = ("damaged", "found", "expired", "lost", "other")
+
 
 class Counting(Service):
     def rule(self) -> CountRule:
@@ -72,16 +74,49 @@ class Counting(Service):
     def _adjust(self, conn, actor: Actor, location: str, sku: str, rows: list[dict], delta: int, cid: int) -> None:
         if delta > 0:
             lot = rows[0]["lot"] if rows else ""
-            db.stock_add(conn, location=location, sku=sku, lot=lot, expiry=None, delta=delta, cause="cycle_count",
-                         ref=f"count:{cid}", user=actor.username)
+            db.stock_add(conn, location=location, sku=sku, lot=lot, expiry=None, delta=delta,
+                         cause="cycle_count" if cid else "adjustment", ref=f"count:{cid}" if cid else None,
+                         user=actor.username)
         elif delta < 0:
             left = -delta
             for r in rows:  # earliest expiry first
                 take = min(left, r["qty"])
                 if take:
                     db.stock_add(conn, location=location, sku=sku, lot=r["lot"], expiry=None, delta=-take,
-                                 cause="cycle_count", ref=f"count:{cid}", user=actor.username)
+                                 cause="cycle_count" if cid else "adjustment", ref=f"count:{cid}" if cid else None,
+                                 user=actor.username)
                     left -= take
+
+    def adjust(self, actor: Actor, location: str, code: str, delta, reason: str) -> dict:
+        """A manager's stock adjustment at a bin (damage, found, expired, ...) with a reason code;
+        sent to central as ``inventory.adjusted`` (a delta)."""
+        actor.require("manager")
+        max_qty = self.cfg.max_scan_qty
+
+        def fn(conn):
+            if reason not in ADJUST_REASONS:
+                raise InvalidQuantity(f"reason must be one of {', '.join(ADJUST_REASONS)}")
+            try:
+                d = int(delta) if not isinstance(delta, bool) else 0
+            except (TypeError, ValueError):
+                d = 0
+            if d == 0 or abs(d) > max_qty:
+                raise InvalidQuantity(f"adjustment must be a non-zero whole number within ±{max_qty}")
+            loc = db.location_get(conn, location)
+            if loc is None or loc["kind"] != "pick":
+                raise NotFound(f"{str(location)[:20]!r} is not a storage bin of this site")
+            sku = resolve_sku(conn, scan(code))
+            rows = db.stock_at(conn, loc["code"], sku["sku"])
+            have = sum(r["qty"] for r in rows)
+            if have + d < 0:
+                raise InvalidQuantity(f"only {have} {sku['sku']} in {loc['code']}: cannot remove {-d}")
+            self._adjust(conn, actor, loc["code"], sku["sku"], rows, d, 0)
+            edge_journal.emit(conn, "inventory.adjusted", {"sku": sku["sku"], "delta": d, "reason": reason,
+                                                           "location": loc["code"]}, merchant_id=sku["merchant_id"])
+            self.ok(conn, actor, "stock.adjust", f"count:{loc['code']}:{sku['sku']}", delta=d, reason=reason)
+            return {"ok": True, "sku": sku["sku"], "location": loc["code"], "delta": d, "on_hand": have + d,
+                    "next": "Adjustment recorded"}
+        return self.run(actor, "stock.adjust", f"bin:{str(location)[:20]}", fn)
 
     def recent(self) -> list[dict]:
         return self.store.read(db.counts_recent)

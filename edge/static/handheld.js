@@ -3,9 +3,12 @@
   const $ = (id) => document.getElementById(id);
   let token = sessionStorage.getItem("fs_token");
   let mode = null, run = null, fo = null;
+  // one id per handheld: duplicate-scan debounce is per device
+  let device = localStorage.getItem("fs_device");
+  if (!device) { device = "hh-" + Math.random().toString(36).slice(2, 10); localStorage.setItem("fs_device", device); }
 
   async function call(method, path, body) {
-    const r = await fetch(path, { method, headers: { "Content-Type": "application/json", "Authorization": "Bearer " + (token || "") },
+    const r = await fetch(path, { method, headers: { "Content-Type": "application/json", "Authorization": "Bearer " + (token || ""), "X-Device": device },
                                   body: body ? JSON.stringify(body) : undefined });
     let data = {};
     try { data = await r.json(); } catch (e) { data = { ok: false, message: "no answer from the edge (" + r.status + ")" }; }
@@ -88,7 +91,7 @@
   $("pin").addEventListener("keydown", (e) => { if (e.key === "Enter") $("loginBtn").click(); });
   $("user").addEventListener("keydown", (e) => { if (e.key === "Enter") $("pin").focus(); });
   $("loginBtn").onclick = async () => {
-    const d = await call("POST", "/api/login", { username: $("user").value.trim(), pin: $("pin").value, device: "handheld" });
+    const d = await call("POST", "/api/login", { username: $("user").value.trim(), pin: $("pin").value, device });
     if (d.ok) { token = d.token; sessionStorage.setItem("fs_token", token); $("who").textContent = d.username + " · " + d.role;
                 $("pin").value = ""; flash(true, "Hello " + d.username); show("home"); }
     else flash(false, d.message);

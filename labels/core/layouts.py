@@ -22,8 +22,8 @@ LABEL_4X2 = (101.6, 50.8)
 LABEL_SKU = (57.15, 31.75)
 LABEL_CN22 = (74.0, 105.0)
 PAPER = {"letter": (215.9, 279.4), "a4": (210.0, 297.0)}
-RECEIPT_WIDTH = 72.0  # printable width of 80 mm paper (576 dots at 203 dpi)
-RECEIPT_CHAR = 1.5  # mm per column: 48 columns of ESC/POS font A
+RECEIPT_WIDTH = 576 * MM_PER_INCH / 203  # printable width of 80 mm paper: 576 dots at 203 dpi (72.07 mm)
+RECEIPT_CHAR = RECEIPT_WIDTH / 48  # mm per column: 48 columns of ESC/POS font A (12 dots)
 RECEIPT_SIZE = RECEIPT_CHAR / 0.6
 MIN_MODULE_MM = MM_PER_INCH / 203  # one dot on a 203 dpi head
 
@@ -71,8 +71,9 @@ class Canvas:
         self.elements.append(el)
         return y + h
 
-    def matrix(self, x, y, size, data, *, kind="qr", name="") -> float:
-        self.elements.append(Barcode(x=x, y=y, w=size, h=size, kind=kind, data=data, name=name))
+    def matrix(self, x, y, size, data, *, name="") -> float:
+        """A QR code. (Not DataMatrix: reportlab's ECC200 encoder appends a NUL to some inputs.)"""
+        self.elements.append(Barcode(x=x, y=y, w=size, h=size, kind="qr", data=data, name=name))
         return y + size
 
     def image(self, x, y, w, h, path, name="") -> None:
@@ -213,7 +214,7 @@ def sku_label(doc: SkuLabel, t: Template) -> Layout:
         c.barcode(2, 8, W - 4, 11.5, doc.sku, hri=doc.sku, name="sku_barcode")
         c.text(2, 20.2, W - 4, doc.sku, 3.2, bold=True, align="C", keep=True, name="sku")
     except LayoutError:  # too long for a linear symbol on 2.25 in: a QR code beside the text
-        c.matrix(2, 8, 16, doc.sku, kind="qr", name="sku_qr")
+        c.matrix(2, 8, 16, doc.sku, name="sku_qr")
         c.text(20, 9, W - 22, doc.sku, 3.2, bold=True, max_lines=3, name="sku")
     extra = "  ".join(p for p in (f"GTIN {doc.gtin}" if doc.gtin else "", f"LOT {doc.lot}" if doc.lot else "",
                                   f"EXP {doc.expiry}" if doc.expiry else "") if p)
@@ -225,7 +226,8 @@ def tote_label(doc: ToteLabel, t: Template) -> Layout:
     W, H = LABEL_4X2
     c = Canvas(W, H)
     c.text(3, 2, W - 6, "TOTE", 3.0, bold=True, name="title")
-    c.text(3, 6, W - 6, doc.tote_id, 15, bold=True, align="C", keep=True, name="tote_id")
+    c.text(3, 6, 74, doc.tote_id, 15, bold=True, align="C", keep=True, name="tote_id")
+    c.matrix(81.5, 5.5, 17, doc.tote_id, name="tote_qr")  # omnidirectional for conveyor scanners
     c.text(3, 24.5, W - 6, "  ".join(p for p in (doc.zone and f"ZONE {doc.zone}", doc.color.upper()) if p), 3.5,
            align="C", name="zone")
     c.barcode(3, 30, W - 6, 18, doc.tote_id, hri=doc.tote_id, name="tote_barcode")
@@ -254,16 +256,17 @@ def cn22_label(doc: Cn22, t: Template) -> Layout:
     y = 33.5
     for i, item in enumerate(doc.items):
         c.text(3, y, 32, item.description, 2.2, name=f"item{i}_desc")
-        c.text(36, y, 8, str(item.quantity), 2.2, name=f"item{i}_qty")
-        c.text(45, y, 11, f"{item.weight_g / 1000:.3f}", 2.2, name=f"item{i}_kg")
-        c.text(57, y, 14, f"{item.value:.2f}", 2.2, align="R", name=f"item{i}_value")
+        c.text(36, y, 8, str(item.quantity), 2.2, keep=True, name=f"item{i}_qty")
+        c.text(45, y, 11, f"{item.weight_g / 1000:.3f}", 2.2, keep=True, name=f"item{i}_kg")
+        c.text(57, y, 14, f"{item.value:.2f}", 2.2, align="R", keep=True, name=f"item{i}_value")
         c.text(3, y + 2.8, 68, f"HS {item.hs_code}  Origin {item.country_of_origin}", 1.9, name=f"item{i}_hs")
         y += 6.0
     y = max(y, 63.5)
     c.hline(y, 2, W - 4, 0.3)
     total_kg = sum(i.weight_g for i in doc.items) / 1000
-    c.text(3, y + 1, 40, f"Total gross weight {total_kg:.3f} kg", 2.4, bold=True, name="total_weight")
-    c.text(45, y + 1, 26, f"{doc.total_value:.2f} {doc.currency}", 2.4, bold=True, align="R", name="total_value")
+    c.text(3, y + 1, 40, f"Total gross weight {total_kg:.3f} kg", 2.4, bold=True, keep=True, name="total_weight")
+    c.text(45, y + 1, 26, f"{doc.total_value:.2f} {doc.currency}", 2.4, bold=True, align="R", keep=True,
+           name="total_value")
     y += 5
     y = c.text(3, y, W - 6, "I certify that the particulars given in this declaration are correct and that this "
                "item does not contain any dangerous article prohibited by legislation or by postal regulations.",
@@ -374,9 +377,9 @@ def packing_slip_sheet(doc: PackingSlip, t: Template) -> Layout:
             sheet.table_header(cols, t.primary_color)
         c = sheet.c
         if show("sku"):
-            c.text(m + 2, sheet.y, 44, line.sku, 3.4, bold=True, name=f"line{i}_sku")
+            c.text(m + 2, sheet.y, 44, line.sku, 3.4, bold=True, keep=True, name=f"line{i}_sku")
         c.text(desc_x, sheet.y, qty_x - desc_x - 4, line.description, 3.4, max_lines=3, name=f"line{i}_desc")
-        c.text(qty_x, sheet.y, 20, str(line.quantity), 3.4, bold=True, align="R", name=f"line{i}_qty")
+        c.text(qty_x, sheet.y, 20, str(line.quantity), 3.4, bold=True, align="R", keep=True, name=f"line{i}_qty")
         sheet.y += h
         c.hline(sheet.y - 1.2, m, W - 2 * m, 0.2)
     sheet.need(8)
@@ -488,7 +491,7 @@ def pick_list_sheet(doc: PickList, t: Template) -> Layout:
         if ln.order_ref:
             c.text(x_desc, y + 12.5, x_qty - x_desc - 2, f"Order {ln.order_ref}", 2.8, color="#555555",
                    keep=True, name=f"row{i}_order")
-        c.text(x_qty, y, 14, str(ln.quantity), 5, bold=True, align="R", name=f"row{i}_qty")
+        c.text(x_qty, y, 14, str(ln.quantity), 5, bold=True, align="R", keep=True, name=f"row{i}_qty")
         c.box(x_chk + 1, y + 0.5, 5, 5, thickness=0.4)
         sheet.y += row_h
         c.hline(sheet.y - 2, m, W - 2 * m, 0.2)
@@ -519,16 +522,16 @@ def manifest_sheet(doc: Manifest, t: Template) -> Layout:
         c.text(xs[1], y, 58, s.tracking_number, 3.2, bold=True, keep=True, name=f"row{i}_tracking")
         c.text(xs[2], y, 38, s.order_ref, 3.2, keep=True, name=f"row{i}_order")
         c.text(xs[3], y, xs[4] - xs[3] - 2, s.service, 3.2, name=f"row{i}_service")
-        c.text(xs[4], y, 18, str(s.cartons), 3.2, align="R", name=f"row{i}_cartons")
-        c.text(xs[5], y, 29, f"{s.weight_g / 1000:.2f}", 3.2, align="R", name=f"row{i}_kg")
+        c.text(xs[4], y, 18, str(s.cartons), 3.2, align="R", keep=True, name=f"row{i}_cartons")
+        c.text(xs[5], y, 29, f"{s.weight_g / 1000:.2f}", 3.2, align="R", keep=True, name=f"row{i}_kg")
         sheet.y += 5.5
     sheet.need(45)
     c = sheet.c
     c.hline(sheet.y, m, W - 2 * m, 0.6)
     y = sheet.y + 2
     c.text(m, y, 100, f"TOTAL  {len(doc.shipments)} shipments", 4, bold=True, name="total_shipments")
-    c.text(xs[4] - 10, y, 28, str(doc.total_cartons), 4, bold=True, align="R", name="total_cartons")
-    c.text(xs[5], y, 29, f"{doc.total_weight_g / 1000:.2f}", 4, bold=True, align="R", name="total_kg")
+    c.text(xs[4] - 10, y, 28, str(doc.total_cartons), 4, bold=True, align="R", keep=True, name="total_cartons")
+    c.text(xs[5], y, 29, f"{doc.total_weight_g / 1000:.2f}", 4, bold=True, align="R", keep=True, name="total_kg")
     y += 16
     slot = (W - 2 * m) / 3
     for k, label in enumerate(("Driver signature", "Printed name", "Date / time")):
@@ -556,33 +559,33 @@ def commercial_invoice_sheet(doc: CommercialInvoice, t: Template) -> Layout:
     y = c.text(m + half + 10, sheet.y, half, "CONSIGNEE", 3.0, bold=True, name="consignee_title")
     y2 = _address(c, m + half + 10, y, half, doc.consignee, size=3.4, prefix="consignee_")
     sheet.y = max(y1, y2) + 6
-    xs = [m + 1, m + 70, m + 95, m + 112, m + 127, W - m - 50, W - m - 24]
-    cols = [(xs[0], 67, "DESCRIPTION", "L"), (xs[1], 24, "HS CODE", "L"), (xs[2], 16, "ORIGIN", "L"),
-            (xs[3], 13, "QTY", "R"), (xs[4], xs[5] - xs[4] - 2, "UNIT", "R"), (xs[5], 24, "TOTAL", "R"),
-            (xs[6], 23, "KG", "R")]
+    xs = [m + 1, m + 63, m + 87, m + 101, m + 115, m + 141, m + 165]
+    ws = [60, 22, 12, 12, 24, 22, W - m - 1 - xs[6]]
+    cols = [(xs[0], ws[0], "DESCRIPTION", "L"), (xs[1], ws[1], "HS CODE", "L"), (xs[2], ws[2], "ORIGIN", "L"),
+            (xs[3], ws[3], "QTY", "R"), (xs[4], ws[4], f"UNIT {doc.currency}", "R"),
+            (xs[5], ws[5], "TOTAL", "R"), (xs[6], ws[6], "KG", "R")]
     sheet.table_header(cols)
     for i, it in enumerate(doc.items):
-        dl = wrap(it.description, 67, 3.2, max_lines=3) or ("",)
+        dl = wrap(it.description, ws[0], 3.2, max_lines=3) or ("",)
         h = len(dl) * 3.2 * LINE_GAP + 2
         if sheet.y + h > sheet.H - 18:
             sheet.new_page()
             sheet.table_header(cols)
         c, y = sheet.c, sheet.y
-        c.text(xs[0], y, 67, it.description, 3.2, max_lines=3, name=f"item{i}_desc")
-        c.text(xs[1], y, 24, it.hs_code, 3.2, name=f"item{i}_hs")
-        c.text(xs[2], y, 16, it.country_of_origin, 3.2, name=f"item{i}_origin")
-        c.text(xs[3], y, 13, str(it.quantity), 3.2, align="R", name=f"item{i}_qty")
-        c.text(xs[4], y, xs[5] - xs[4] - 2, f"{it.unit_value:.2f}", 3.2, align="R", name=f"item{i}_unit")
-        c.text(xs[5], y, 24, f"{it.value:.2f}", 3.2, align="R", name=f"item{i}_total")
-        c.text(xs[6], y, 23, f"{it.weight_g / 1000:.3f}", 3.2, align="R", name=f"item{i}_kg")
+        c.text(xs[0], y, ws[0], it.description, 3.2, max_lines=3, name=f"item{i}_desc")
+        cells = [it.hs_code, it.country_of_origin, str(it.quantity), f"{it.unit_value:.2f}", f"{it.value:.2f}",
+                 f"{it.weight_g / 1000:.3f}"]
+        for k, (cell, key) in enumerate(zip(cells, ("hs", "origin", "qty", "unit", "total", "kg")), start=1):
+            c.text(xs[k], y, ws[k], cell, 3.2, align=cols[k][3], keep=True, name=f"item{i}_{key}")
         sheet.y += h
     sheet.need(50)
     c = sheet.c
     c.hline(sheet.y, m, W - 2 * m, 0.6)
     y = sheet.y + 2
     kg = sum(i.weight_g for i in doc.items) / 1000
-    c.text(m, y, 100, f"TOTAL VALUE {doc.total_value:.2f} {doc.currency}", 4, bold=True, name="total_value")
-    c.text(xs[5] - 10, y, W - m - xs[5] + 10, f"{kg:.3f} kg", 4, bold=True, align="R", name="total_kg")
+    c.text(m, y, 120, f"TOTAL VALUE {doc.total_value:.2f} {doc.currency}", 4, bold=True, keep=True,
+           name="total_value")
+    c.text(xs[5], y, W - m - xs[5], f"{kg:.3f} kg", 4, bold=True, align="R", keep=True, name="total_kg")
     y = c.text(m, y + 10, W - 2 * m, "I declare that the information on this invoice is true and correct and "
                "that the contents of this shipment are as stated above.", 3.2, max_lines=3, name="declaration")
     c.hline(y + 14, m, 80, 0.3)

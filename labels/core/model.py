@@ -45,7 +45,7 @@ class Barcode(NamedTuple):
     y: float
     w: float  # the box the symbol is centred in
     h: float
-    kind: str  # code128, gs1-128, qr, datamatrix
+    kind: str  # code128, gs1-128, qr
     data: str  # code128: ASCII; gs1-128: element string, FNC1 separators as "\x1d"
     values: tuple[int, ...] = ()  # Code 128 symbol values (start..check, no stop), from code128.encode
     zpl: str = ""  # ZPL ^BC mode-N field data with invocation codes (before ^FH escaping)

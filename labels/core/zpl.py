@@ -82,12 +82,9 @@ def render(lay: Layout, dpi: int = 203, unicode_font: str = DEFAULT_UNICODE_FONT
                     md, width = module_dots(el, dpi)
                     x += (dots(el.w, dpi) - width) // 2
                     add(f"^FO{x},{y}^BY{md}^BCN,{dots(el.h, dpi)},N,N,N^FH^FD{escape_field(el.zpl)}^FS\n")
-                elif el.kind == "qr":
+                else:  # qr
                     mag = max(1, min(10, dots(el.w, dpi) // 33))
                     add(f"^FO{x},{y}^BQN,2,{mag}^FH^FDQA,{escape_field(el.data)}^FS\n")
-                else:
-                    mod = max(1, dots(el.w, dpi) // 26)
-                    add(f"^FO{x},{y}^BXN,{mod},200^FH^FD{escape_field(el.data)}^FS\n")
             # Image: logos are printed on sheet/receipt forms only
         add("^XZ\n")
     return "".join(out).encode("ascii")

@@ -93,14 +93,16 @@ def is_business_day(d: dt.date, site: SiteInfo, carrier: CarrierCalendar = NO_CA
 
 
 @lru_cache(maxsize=65536)
-def _dates(today: dt.date, ships_today: bool, transit_days: int, country: str, subdivision: str | None,
-           closures: frozenset, carrier: CarrierCalendar) -> tuple[dt.date, dt.date]:
-    """(ship date, delivery date) for an order on local ``today`` (cached: pure function of its arguments)."""
+def _dates(today: dt.date, before_cutoff: bool, transit_days: int, country: str, subdivision: str | None,
+           closures: frozenset, carrier: CarrierCalendar) -> tuple[dt.date, dt.date, bool]:
+    """(ship date, delivery date, ships today) for an order on local ``today``; cached, as it is a
+    pure function of its arguments."""
     def is_bd(d: dt.date) -> bool:
         return _is_bd(d, country, subdivision, closures, carrier)
 
+    ships_today = before_cutoff and is_bd(today)
     sd = today if ships_today else next_business_day(today, is_bd)
-    return sd, add_business_days(sd, transit_days, is_bd)
+    return sd, add_business_days(sd, transit_days, is_bd), ships_today
 
 
 def next_business_day(d: dt.date, is_bd: Callable[[dt.date], bool], limit: int = 60) -> dt.date:
@@ -147,10 +149,8 @@ def promise(site: SiteInfo, service_class: str, transit_days: int, now: dt.datet
     cut = site.cutoff(service_class)
     minutes = (cut.hour * 60 + cut.minute) - (local.hour * 60 + local.minute + local.second / 60.0
                                               + local.microsecond / 60e6)
-    ships_today = minutes > 0 and _is_bd(today, site.holiday_country, site.holiday_subdivision, site.closures,
-                                         carrier)
-    sd, delivered = _dates(today, ships_today, transit_days, site.holiday_country, site.holiday_subdivision,
-                           site.closures, carrier)
+    sd, delivered, ships_today = _dates(today, minutes > 0, transit_days, site.holiday_country,
+                                        site.holiday_subdivision, site.closures, carrier)
     ship_by = dt.datetime.combine(sd, cut, tzinfo=tz)
     return Promise(sd, delivered, not ships_today, ships_today and minutes <= urgent_window_min, ship_by, minutes)
 
