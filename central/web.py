@@ -52,6 +52,8 @@ def create_app(cfg, store: CentralStore, *, service: CentralService | None = Non
 
     @app.errorhandler(CentralError)
     def central_error(exc: CentralError):
+        if request.path.startswith("/ops"):
+            return render_template("ops_error.html", status=exc.status, message=exc.message), exc.status
         return jsonify(error_body(exc.code, exc.message, exc.fields)), exc.status
 
     @app.errorhandler(HTTPException)

@@ -308,7 +308,17 @@ class EdgeStore:
                 except queue.Empty:
                     break
             if batch:
-                self._run_group(conn, batch)
+                try:
+                    self._run_group(conn, batch)
+                except Exception as exc:  # never let the writer die with callers waiting
+                    log_event(logger, "edge_writer_error", level=logging.ERROR, error=repr(exc))
+                    try:
+                        conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass
+                    for _fn, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(StoreError(f"write failed: {exc!r}"))
         conn.close()
 
     def _run_group(self, conn: sqlite3.Connection, batch: list) -> None:

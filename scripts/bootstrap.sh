@@ -61,8 +61,8 @@ case "$MODE" in
     ;;
   test)
     # mosquitto: the real broker; postgresql: central's production database; chromium: page tests;
-    # poppler-utils: pdftoppm renders PDFs for barcode round-trip tests.
-    system_packages mosquitto postgresql chromium poppler-utils
+    # poppler-utils: pdftoppm renders PDFs for barcode round-trip tests; fonts-wqy-microhei: CJK glyphs in label previews.
+    system_packages mosquitto postgresql chromium poppler-utils fonts-wqy-microhei
     python_env
     # Two workers for two cores; each test uses its own free loopback ports.
     set +e

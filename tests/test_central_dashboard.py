@@ -77,6 +77,13 @@ def test_order_detail_shows_timeline_and_routing(page, dashboard):
         page.screenshot(path=os.path.join(os.environ["FLOORSYNC_SCREENSHOTS"], "central_orders.png"), full_page=True)
 
 
+def test_unknown_order_is_a_readable_404(page, dashboard):
+    base, _ = dashboard
+    resp = page.goto(f"{base}/ops/orders/O-NOPE")
+    assert resp.status == 404
+    assert page.get_by_test_id("error").inner_text() == "no order O-NOPE"
+
+
 def test_csv_export(page, dashboard):
     base, _ = dashboard
     resp = page.request.get(f"{base}/ops/orders.csv?merchant=acme")

@@ -178,3 +178,48 @@ def test_handheld_page_scan_driven_pick_and_console(page, floor, edge_cfg):
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+@pytest.mark.browser
+def test_handheld_shows_a_cancel_mid_pick_and_guides_the_put_back(page, floor, edge_cfg):
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from tests.fixtures_edge import down
+
+    release(floor.store, "FO-8", [("SKU-0001", 1), ("SKU-0002", 1)])
+    app = create_app(edge_cfg, floor.store, floor=floor)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        page.goto(f"http://127.0.0.1:{server.port}/handheld")
+        page.fill("#user", "picker1")
+        page.fill("#pin", "1111")
+        page.press("#pin", "Enter")
+        page.click("#goPick")
+        page.wait_for_function("document.getElementById('next').textContent.startsWith('Scan bin')")
+        first = floor.store.read(lambda c: db.run_tasks(c, db.runs_open(c, "picker1")[0]["run_id"]))[0]
+        page.keyboard.type(first["location"])
+        page.keyboard.press("Enter")
+        page.wait_for_function("document.getElementById('next').textContent.startsWith('Scan item')")
+        page.keyboard.type(item_code(first))
+        page.keyboard.press("Enter")
+        page.wait_for_function("document.getElementById('next').textContent.startsWith('Scan bin')")
+        down(floor.store, "order.cancelled", {"order_id": "OFO-8", "fo_id": "FO-8", "reason": "customer"})
+        page.keyboard.type("A-01-01-1")            # the screen still shows the old task: refused as stale
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#flash.bad")
+        assert "cancelled — return items to location " + first["location"] in page.text_content("#flash")
+        page.wait_for_selector("button.putback")
+        assert "Order FO-8 cancelled" in page.text_content("#alerts")
+        page.click("button.putback")
+        page.keyboard.type(first["location"])
+        page.keyboard.press("Enter")
+        page.wait_for_function("document.getElementById('flash').textContent.includes('returned 1 to')")
+        assert floor.store.read(lambda c: db.tasks_to_put_back(c, "FO-8")) == []
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

@@ -234,6 +234,7 @@ def test_cancel_mid_pick_blocks_the_stale_task_and_items_go_back_to_their_bin(fl
     assert snapshot(floor.store) == before
     view = floor.picking.view(PICKER, run["run_id"])
     assert view["alerts"] == [f"Order FO-X cancelled — return items to location {t['location']} (tote {view['orders'][0]['tote']})"]
+    assert view["returns"] == [{"fo_id": "FO-X", "tote": view["orders"][0]["tote"], "locations": [t["location"]]}]
     with pytest.raises(OrderBlocked):
         floor.packing.start(PACKER, "FO-X")
     with pytest.raises(WrongLocation, match=f"return to {t['location']}"):

@@ -52,3 +52,101 @@ def test_both_streams_apply_exactly_once_in_order(sync_broker, tmp_path):
         central.stop()
         estore.close()
         cstore.close()
+
+
+def test_every_message_twice_then_the_whole_stream_replayed(sync_broker, tmp_path):
+    """Both directions: each MQTT message is published twice, then every up message is replayed
+    once more after the drain. Nothing is applied twice; duplicates are counted."""
+    from tests.test_sync_broker import Raw
+
+    cat = small_catalog()
+    cstore = open_central(f"sqlite:///{tmp_path}/central.db", cat)
+    estore = open_edge(tmp_path / "ewr1.db", "EWR1", cat)
+    central = CentralSync(sync_broker.cfg("central"), cstore)
+    edge = EdgeSync(sync_broker.cfg("EWR1", batch_size=20), estore, digest_fn=False)
+    sent: list[tuple[str, bytes]] = []
+
+    def twice(transport, record):
+        orig = transport.publish
+
+        def publish(topic, payload, **kw):
+            if record and topic.endswith("/up/events"):
+                sent.append((topic, payload))
+            return orig(topic, payload, **kw) and orig(topic, payload, **kw)
+        transport.publish = publish
+    central.start()
+    edge.start()
+    twice(central.transport, False)
+    twice(edge.transport, True)
+    try:
+        skus = [s["sku"] for s in cat["skus"]]
+        before = central_on_hand(cstore, "EWR1")
+        n = 400
+        for i in range(n):
+            edge_adjust(estore, MERCHANT, skus[i % len(skus)], 1)
+        heads = [central_emit(cstore, "EWR1", "sku.upsert", sku_body(skus[i % len(skus)], i)).seq for i in range(100)]
+        wait_until(lambda: outbox_depth(estore) == 0, 30, "edge outbox drained")
+        wait_until(lambda: edge.status()["down"]["applied_seq"] == heads[-1], 30, "down stream applied")
+        dups_before = central.status()["sites"]["EWR1"]["up"]["duplicates"]
+        assert dups_before >= n  # every envelope arrived at least twice
+        edge.stop()
+        replayer = Raw(sync_broker.port, "EWR1", sync_broker.creds["EWR1"], "replay")
+        for topic, payload in sent:
+            replayer.pub(topic, payload)
+        wait_until(lambda: central.status()["sites"]["EWR1"]["up"]["duplicates"] >= dups_before + n, 30,
+                   "replayed stream counted as duplicates")
+        replayer.close()
+        rows = central_inbox(cstore, "EWR1")
+        assert len(rows) == n and len({r["event_id"] for r in rows}) == n
+        after = central_on_hand(cstore, "EWR1")
+        assert sum(after.values()) - sum(before.values()) == n
+        assert after == edge_on_hand(estore) | {k: v for k, v in after.items() if k not in edge_on_hand(estore)}
+        down = edge_inbox(estore)
+        assert [r["seq"] for r in down] == list(range(1, heads[-1] + 1))
+        assert edge.status()["down"]["duplicates"] >= 100
+    finally:
+        edge.stop()
+        central.stop()
+        estore.close()
+        cstore.close()
+
+
+def test_5000_commands_to_an_offline_edge_beyond_the_broker_queue(sync_broker, tmp_path):
+    """Central pushes 5,000 commands (one per MQTT message, all of them let out at once) while the
+    edge is offline: the broker keeps only 1,000 (max_queued_messages); after reconnect all 5,000
+    are applied once, in order, from the edge's acknowledged cursor."""
+    cat = small_catalog()
+    cstore = open_central(f"sqlite:///{tmp_path}/central.db", cat)
+    estore = open_edge(tmp_path / "ewr1.db", "EWR1", cat)
+    central = CentralSync(sync_broker.cfg("central", batch_size=1, max_inflight=6000), cstore)
+    central.start()
+    edge = EdgeSync(sync_broker.cfg("EWR1"), estore, digest_fn=False)
+    edge.start()  # a first connection creates the persistent session the broker queues for
+    try:
+        base = wait_until(lambda: edge.status()["down"]["applied_seq"] or None, 20, "seeded commands applied")
+        edge.stop()
+        skus = [s["sku"] for s in cat["skus"]]
+        from sync import central_journal
+
+        with cstore.transaction() as conn:
+            for i in range(5000):
+                central_journal.emit(conn, "EWR1", "sku.upsert", sku_body(skus[i % len(skus)], i), merchant_id=MERCHANT)
+        wait_until(lambda: central.status()["sites"]["EWR1"]["down"]["published"] >= 5000 + base, 30,
+                   "central published all 5000 while the edge is away")
+        edge = EdgeSync(sync_broker.cfg("EWR1"), estore, digest_fn=False)
+        edge.start()
+        wait_until(lambda: edge.status()["down"]["applied_seq"] == base + 5000, 90, "all 5000 applied", interval=0.2)
+        rows = edge_inbox(estore)
+        assert [r["seq"] for r in rows] == list(range(1, base + 5001))
+        assert all(r["status"] == "applied" for r in rows)
+        assert len({r["event_id"] for r in rows}) == base + 5000
+        # the broker really dropped most of them: the edge had to ask for the rest
+        s = edge.status()
+        assert s["counters"].get("resend_requested", 0) + central.status()["sites"]["EWR1"]["down"]["inflight"] >= 1 \
+            or central.status()["counters"].get("connects", 0) >= 1
+        wait_until(lambda: central.status()["sites"]["EWR1"]["down"]["outbox_depth"] == 0, 20, "down rows retired")
+    finally:
+        edge.stop()
+        central.stop()
+        estore.close()
+        cstore.close()

@@ -131,14 +131,16 @@ class Picking(Service):
         if run is None:
             raise NotFound(f"pick run {run_id} not found")
         prog = db.run_progress(conn, run_id)
-        alerts = []
+        alerts, returns = [], []
         for b in db.run_blocked_orders(conn, run_id):
             alerts.append(blocked_message(b, b["return_to"]) + (f" (tote {b['tote']})" if b["status"] == "cancelled" and b["return_to"] else ""))
+            if b["status"] == "cancelled" and b["return_to"]:
+                returns.append({"fo_id": b["fo_id"], "tote": b["tote"], "locations": b["return_to"].split(",")})
         task = db.run_next_task(conn, run_id)
         out = {"ok": True, "run_id": run_id, "method": run["method"], "status": run["status"], "expect": run["expect"],
                "orders": db.run_orders(conn, run_id),
                "progress": prog,
-               "alerts": alerts, "task": None}
+               "alerts": alerts, "returns": returns, "task": None}
         if note:
             out["note"] = note
         if task is None:

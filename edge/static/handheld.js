@@ -2,7 +2,7 @@
 (function () {
   const $ = (id) => document.getElementById(id);
   let token = sessionStorage.getItem("fs_token");
-  let mode = null, run = null, fo = null;
+  let mode = null, run = null, fo = null, putback = null;
   // one id per handheld: duplicate-scan debounce is per device
   let device = localStorage.getItem("fs_device");
   if (!device) { device = "hh-" + Math.random().toString(36).slice(2, 10); localStorage.setItem("fs_device", device); }
@@ -32,7 +32,12 @@
     run = d;
     $("pickBtns").classList.remove("hidden"); $("packBtns").classList.add("hidden"); $("gramsRow").classList.add("hidden");
     $("next").textContent = d.next || "";
-    $("alerts").innerHTML = (d.alerts || []).map((a) => '<div class="alert">' + esc(a) + "</div>").join("");
+    $("alerts").innerHTML = (d.alerts || []).map((a) => '<div class="alert">' + esc(a) + "</div>").join("") +
+      (d.returns || []).map((r) => '<button class="warn putback" data-fo="' + esc(r.fo_id) + '">Return items of ' + esc(r.fo_id) +
+                                   " to " + esc(r.locations.join(", ")) + "</button>").join("");
+    for (const b of document.querySelectorAll("button.putback")) {
+      b.onclick = () => { putback = b.dataset.fo; $("next").textContent = "Scan the bin you return the items to"; $("scan").focus(); };
+    }
     const t = d.task;
     if (t) {
       $("bigline").textContent = d.expect === "location" ? t.location : t.sku;
@@ -58,6 +63,12 @@
   async function onScan(code) {
     if (!code) return;
     let d;
+    if (mode === "work" && putback) {
+      d = await call("POST", "/api/pick/putback", { fo_id: putback, code });
+      if (d.ok) { flash(true, "✔ returned " + d.returned_units + " to " + d.location); if (d.next === "All items returned") putback = null; reloadRun(); }
+      else flash(false, "✘ " + d.message);
+      return;
+    }
     if (mode === "work" && run && !fo) {
       d = await call("POST", "/api/pick/" + run.run_id + "/scan", { code, task_id: run.task ? run.task.task_id : null });
       if (d.ok) { flash(true, "✔ " + code); renderPick(d); }
