@@ -4,7 +4,7 @@ Measures server time of `GET /api/v1/orders` (Flask app in-process, auth + SQL +
 first page, a status filter, a status + date-range filter, a channel-order-id prefix search and
 the 10th page by cursor; baseline = the bare first-page SQL on the same database in the same run.
 
-    .venv/bin/python bench/bench_central_orders_list.py [--quick] [--orders N] [--pg URL]
+    .venv/bin/python bench/bench_central_orders_list.py [--quick] [--orders N] [--pg URL|auto]
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from central.services import CentralService  # noqa: E402
 from central.store import ORDER_COLS, CentralStore, _x  # noqa: E402
@@ -122,7 +123,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="100,000 orders (< 60 s)")
     ap.add_argument("--orders", type=int, default=None)
-    ap.add_argument("--pg", default=None, help="also run on this PostgreSQL URL")
+    ap.add_argument("--pg", default=None,
+                    help="also run on PostgreSQL: a URL, or `auto` for a throwaway cluster (initdb on loopback)")
     ap.add_argument("--reps", type=int, default=15)
     args = ap.parse_args()
     n = args.orders or (100_000 if args.quick else 1_000_000)
@@ -135,8 +137,12 @@ def main() -> None:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if args.pg:
-        for row in run("postgres", args.pg, n, args.reps):
-            print(json.dumps(row), flush=True)
+        import contextlib
+
+        from bench_central_flash_sale import throwaway_postgres
+        with (throwaway_postgres() if args.pg == "auto" else contextlib.nullcontext(args.pg)) as url:
+            for row in run("postgres", url, n, args.reps):
+                print(json.dumps(row), flush=True)
 
 
 if __name__ == "__main__":

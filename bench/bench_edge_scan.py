@@ -54,7 +54,7 @@ def raw_commit_baseline(path: str, n: int) -> list[float]:
     return out
 
 
-def prepare(data_dir: str, orders: int, lines: int, qty: int) -> None:
+def prepare(data_dir: str, orders: int, lines: int, qty: int, handhelds: int = HANDHELDS) -> None:
     from biip.checksums import gs1_standard_check_digit
 
     from edge.runtime import open_store
@@ -75,7 +75,7 @@ def prepare(data_dir: str, orders: int, lines: int, qty: int) -> None:
     store = open_store(cfg)
     floor = Floor(cfg, store)
     seed(floor, catalog, users=False)
-    for h in range(2 * HANDHELDS):
+    for h in range(2 * handhelds):
         floor.auth.add_user(f"hh{h:02d}", f"Handheld {h}", "picker", "1234")
     for o in range(orders):
         body = {"fo_id": f"FO-{o:05d}", "order_id": f"O-{o:05d}", "channel_order_id": f"C-{o}", "service": "ground",
@@ -149,16 +149,14 @@ def main() -> None:
     seconds = args.seconds or (8.0 if args.quick else 30.0)
     n = args.handhelds
     with tempfile.TemporaryDirectory(prefix="bench-edge-") as tmp:
-        prepare(tmp, orders=HANDHELDS * 8, lines=8, qty=200)
+        prepare(tmp, orders=max(n, 1) * 8, lines=8, qty=200, handhelds=n)
         # the raw baseline runs before and after the load (the disk's fsync time drifts on shared machines)
         baseline = raw_commit_baseline(os.path.join(tmp, "raw.db"), 300 if args.quick else 1000)
         port = free_port()
         env = dict(os.environ, **_env(tmp))
         server_cmd = [sys.executable, "-m", "floorsync.cli", "edge", "serve", "--port", str(port), "--no-sync"]
-        if os.environ.get("BENCH_EDGE_SERVER"):   # an instrumented server script (profiling only)
-            server_cmd = [sys.executable, os.environ["BENCH_EDGE_SERVER"], str(port)]
-        proc = subprocess.Popen(server_cmd,
-                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        server_log = open(os.path.join(tmp, "server.log"), "wb")
+        proc = subprocess.Popen(server_cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=server_log)
         try:
             t_end = time.monotonic() + 20
             while time.monotonic() < t_end:
@@ -191,14 +189,15 @@ def main() -> None:
             proc.terminate()
             try:
                 proc.wait(20)
-                if os.environ.get("BENCH_EDGE_SERVER"):
-                    sys.stderr.write(proc.stderr.read().decode()[-2000:])
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(10)
+            server_log.close()
         baseline += raw_commit_baseline(os.path.join(tmp, "raw.db"), 300 if args.quick else 1000)
         if errors:
             print(json.dumps({"errors": errors[:3]}), file=sys.stderr)
+            with open(os.path.join(tmp, "server.log"), encoding="utf-8", errors="replace") as f:
+                print(f.read()[-2000:], file=sys.stderr)
         base_p99 = percentile(baseline, 99)
         base_p50 = percentile(baseline, 50)
         for phase, (server_ms, client_ms, elapsed) in phases.items():

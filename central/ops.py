@@ -83,9 +83,9 @@ class Ops:
 
     def notify(self, conn: Connection, merchant_id: str, event_type: str, payload: dict) -> int:
         """Queue one delivery per subscribed webhook (durable, same transaction)."""
-        hooks = self.q.list_webhooks(conn, merchant_id, event_type)
-        for h in hooks:
-            self.q.enqueue_delivery(conn, h["webhook_id"], merchant_id, event_type,
+        hooks = self.q.webhook_ids_for(conn, merchant_id, event_type)
+        for hook_id in hooks:
+            self.q.enqueue_delivery(conn, hook_id, merchant_id, event_type,
                                     {"type": event_type, "merchant_id": merchant_id, "data": payload})
         return len(hooks)
 

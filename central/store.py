@@ -379,6 +379,15 @@ _FAST_SQL = {
                       "(:fo_id, :line_id, :sku, :qty, :qty_reserved, 0)",
     "backorder_insert": "INSERT INTO backorders (merchant_id, order_id, line_id, sku, qty, status, created_at) VALUES "
                         "(:m, :o, :l, :sku, :q, 'open', :ts)",
+    "delta": "UPDATE inventory SET on_hand = on_hand + :a, reserved = reserved + :r, in_transit = in_transit + :t, "
+             "quarantine = quarantine + :qq, updated_at = :ts WHERE merchant_id = :m AND sku = :sku AND site_id = :site "
+             "RETURNING on_hand, reserved, safety_stock, in_transit, quarantine, low_stock_threshold",
+    "inventory_ensure": "INSERT INTO inventory (merchant_id, sku, site_id, on_hand, reserved, safety_stock, in_transit, "
+                        "quarantine, low_stock_threshold, updated_at) VALUES (:m, :sku, :site, 0, 0, 0, 0, 0, 0, :ts) "
+                        "ON CONFLICT (merchant_id, sku, site_id) DO NOTHING",
+    "backorders_open": "SELECT id, merchant_id, order_id, line_id, sku, qty, status, created_at FROM backorders "
+                       "WHERE merchant_id = :m AND sku = :sku AND status = 'open' ORDER BY created_at, id",
+    "webhooks_active": "SELECT webhook_id, events FROM webhooks WHERE merchant_id = :m AND active = :t",
     "skus_weights": None,
 }
 for _n in range(1, 5):
@@ -576,8 +585,7 @@ class CentralQueries:
 
     # ---------------------------------------------------------------- inventory
     def ensure_inventory(self, conn: Connection, merchant_id: str, sku: str, site_id: str) -> None:
-        stmt = self._insert(conn, inventory).values(merchant_id=merchant_id, sku=sku, site_id=site_id, updated_at=now_iso())
-        conn.execute(stmt.on_conflict_do_nothing(index_elements=["merchant_id", "sku", "site_id"]))
+        _x(conn, "inventory_ensure", {"m": merchant_id, "sku": sku, "site": site_id, "ts": now_iso()})
 
     def set_inventory_params(self, conn: Connection, merchant_id: str, sku: str, site_id: str, *,
                              safety_stock: int | None = None, low_stock_threshold: int | None = None) -> None:
@@ -639,18 +647,15 @@ class CentralQueries:
     def apply_delta(self, conn: Connection, merchant_id: str, sku: str, site_id: str, *, cause: str, actor: str,
                     ref: str = "", d_on_hand: int = 0, d_reserved: int = 0, d_in_transit: int = 0,
                     d_quarantine: int = 0) -> tuple[dict, dict]:
-        """Apply deltas to one inventory row and append the ledger row; returns (before, after)."""
-        self.ensure_inventory(conn, merchant_id, sku, site_id)
-        row = conn.execute(
-            update(inventory)
-            .where(inventory.c.merchant_id == merchant_id, inventory.c.sku == sku, inventory.c.site_id == site_id)
-            .values(on_hand=inventory.c.on_hand + d_on_hand, reserved=inventory.c.reserved + d_reserved,
-                    in_transit=inventory.c.in_transit + d_in_transit,
-                    quarantine=inventory.c.quarantine + d_quarantine, updated_at=now_iso())
-            .returning(inventory.c.on_hand, inventory.c.reserved, inventory.c.safety_stock, inventory.c.in_transit,
-                       inventory.c.quarantine, inventory.c.low_stock_threshold)
-        ).first()
-        after = dict(row._mapping)
+        """Apply deltas to one inventory row (created if missing) and append the ledger row; returns (before, after)."""
+        params = {"m": merchant_id, "sku": sku, "site": site_id, "a": d_on_hand, "r": d_reserved, "t": d_in_transit,
+                  "qq": d_quarantine, "ts": now_iso()}
+        row = _x(conn, "delta", params).first()
+        if row is None:
+            self.ensure_inventory(conn, merchant_id, sku, site_id)
+            row = _x(conn, "delta", params).first()
+        after = dict(zip(("on_hand", "reserved", "safety_stock", "in_transit", "quarantine", "low_stock_threshold"),
+                         row))
         before = dict(after, on_hand=after["on_hand"] - d_on_hand, reserved=after["reserved"] - d_reserved,
                       in_transit=after["in_transit"] - d_in_transit, quarantine=after["quarantine"] - d_quarantine)
         self.insert_ledger(conn, [dict(merchant_id=merchant_id, sku=sku, site_id=site_id, cause=cause, actor=actor,
@@ -843,9 +848,8 @@ class CentralQueries:
                                       "ts": now_iso()})
 
     def open_backorders(self, conn: Connection, merchant_id: str, sku: str) -> list[dict]:
-        return [dict(r) for r in conn.execute(select(backorders).where(
-            backorders.c.merchant_id == merchant_id, backorders.c.sku == sku, backorders.c.status == "open")
-            .order_by(backorders.c.created_at, backorders.c.id)).mappings()]
+        cols = ("id", "merchant_id", "order_id", "line_id", "sku", "qty", "status", "created_at")
+        return [dict(zip(cols, r)) for r in _x(conn, "backorders_open", {"m": merchant_id, "sku": sku})]
 
     def order_backorders(self, conn: Connection, order_id: str) -> list[dict]:
         return [dict(r) for r in conn.execute(select(backorders).where(backorders.c.order_id == order_id)
@@ -904,6 +908,11 @@ class CentralQueries:
             if event_type is None or event_type in d["events"]:
                 out.append(d)
         return out
+
+    def webhook_ids_for(self, conn: Connection, merchant_id: str, event_type: str) -> list[str]:
+        """Active webhooks of a merchant subscribed to ``event_type`` (hot path: every stock change asks)."""
+        return [r[0] for r in _x(conn, "webhooks_active", {"m": merchant_id, "t": True})
+                if event_type in json.loads(r[1])]
 
     def get_webhook(self, conn: Connection, webhook_id: str, merchant_id: str) -> dict | None:
         row = conn.execute(select(webhooks).where(webhooks.c.webhook_id == webhook_id,

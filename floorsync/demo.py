@@ -198,7 +198,7 @@ def demo(cfg, sites: str, orders_per_minute: float, central_port: int, edge_base
         key_file = data_dir / "demo-api-key.txt"
         if not key_file.exists():
             out = sup.run("central apikey", floorsync_cmd("central", "apikey", "create", "--merchant", catalog["merchant_id"],
-                                                          "--scope", "admin", "--quiet"), central_env)
+                                                          "--scope", "admin", "--label", "demo"), central_env)
             key_file.write_text(out.strip().splitlines()[-1].strip())
         api_key = key_file.read_text().strip()
         central_proc = sup.start("central", floorsync_cmd("central", "serve"), central_env)
@@ -238,7 +238,10 @@ def demo(cfg, sites: str, orders_per_minute: float, central_port: int, edge_base
         click.echo(f"  OpenAPI            {central_url}/api/v1/openapi.json")
         for site, url, _proc in edges:
             click.echo(f"  edge {site:<5}        console {url}/   handheld {url}/handheld")
-        click.echo("  edge logins        manager / 1234, picker / 1111, packer / 2222 (user / PIN)")
+        from edge.seed import DEMO_USERS
+
+        logins = ", ".join(f"{user} / {pin}" for user, _name, _role, pin in DEMO_USERS[:6])
+        click.echo(f"  edge logins        {logins} (user / PIN; manager1 / 9999)")
         click.echo(f"  logs               {sup.log_dir}")
         click.echo(f"  order stream       {orders_per_minute:g} orders/min")
         click.echo("Press Ctrl-C to stop.")

@@ -61,16 +61,22 @@ class _Site:
     last_drift: dict = field(default_factory=dict)
     down_head: int = 0
     down_oldest_at: str | None = None
+    pending_down_ack: int = 0
 
 
 class CentralSync:
     """``CentralSync(cfg, central_store)`` with ``start()``, ``stop()``, ``status()``."""
 
-    def __init__(self, cfg, central_store, *, apply_fn: Callable | None = None, client_id: str = "floorsync-central"):
+    def __init__(self, cfg, central_store, *, apply_fn: Callable | None = None, set_health: Callable | None = None,
+                 client_id: str = "floorsync-central"):
+        """``apply_fn(conn, envelope)`` defaults to ``central.sync_handlers.apply_up_event``; ``set_health``
+        defaults to ``central_store.set_site_health`` (pass ``CentralService.set_site_health`` so routing's
+        site cache is refreshed too)."""
         self.cfg = cfg
         self.scfg = cfg.sync
         self.store = central_store
         self.apply_fn = apply_fn or _default_apply
+        self.set_health = set_health or central_store.set_site_health
         self.errors, self.security_errors = _error_classes()
         self.client_id = client_id
         self.sites: dict[str, _Site] = {}
@@ -82,6 +88,7 @@ class CentralSync:
         self._started = time.monotonic()
         self.counters: Counter = Counter()
         self._retry_at = 0.0
+        self._dirty: set[str] = set()
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -138,12 +145,13 @@ class CentralSync:
                 while item is not None:
                     self._handle(item)
                     n += 1
-                    if n >= 200:
+                    if n >= 500:
                         break
                     try:
                         item = self.transport.inbound.get_nowait()
                     except queue.Empty:
                         item = None
+                self._flush()
                 self._tick()
             except Exception as exc:  # noqa: BLE001 - the worker survives; the cause is logged
                 self.counters["errors"] += 1
@@ -259,7 +267,7 @@ class CentralSync:
             st.rejected[verdict] += len(seqs) - 1
             self._reject(st, verdict, f"{len(seqs)} envelope(s), seq {seqs[0]}..{seqs[-1]}, epoch {batch.epoch}",
                          seqs[0])
-        self._apply_ready(st)
+        self._dirty.add(st.site_id)  # applied once the inbound queue is drained (fewer, larger transactions)
 
     def _park_newer(self, st: _Site, it: Parked) -> None:
         st.rejected["schema_newer"] += 1
@@ -277,7 +285,7 @@ class CentralSync:
         if time.monotonic() < self._retry_at:
             return
         while True:
-            ready: list[Envelope] = sq.take_ready(limit=500)
+            ready: list[Envelope] = sq.take_ready(limit=1000)
             if not ready:
                 return
             fast = self._apply_fast(st, ready, sq.epoch)
@@ -415,7 +423,7 @@ class CentralSync:
         detail = "stale: no heartbeat" if stale else (
             f"outbox {hb.get('outbox_depth', 0)}, behind {st.progress.behind}, session {hb.get('session')}")
         try:
-            self.store.set_site_health(st.site_id, stale=stale, sync_lag_s=float(hb.get("outbox_oldest_age_s", 0.0)),
+            self.set_health(st.site_id, stale=stale, sync_lag_s=float(hb.get("outbox_oldest_age_s", 0.0)),
                                        printers_ok=printers_ok, last_heartbeat_at=hb.get("at") or "", detail=detail)
         except Exception as exc:  # noqa: BLE001 - health is advisory; keep syncing
             log_event(logger, "site_health_not_stored", level=logging.WARNING, site_id=st.site_id, error=repr(exc))
@@ -430,7 +438,8 @@ class CentralSync:
         if ack["stream"] != "down":
             self._reject(st, "wrong_stream", "an edge can only acknowledge the down stream")
             return
-        self._down_acked(st, ack["seq"])
+        st.pending_down_ack = max(st.pending_down_ack, ack["seq"])  # retired in one transaction per drain
+        self._dirty.add(st.site_id)
         if ack.get("resend_from"):
             st.counters["resend_requests"] += 1
             st.window.on_resend(ack["resend_from"])
@@ -446,6 +455,14 @@ class CentralSync:
             cj.set_cursor(conn, st.site_id, "down", "central", seq)
         st.window.on_ack(seq, time.monotonic())
         st.counters["down_retired"] += n
+
+    def _flush(self) -> None:
+        dirty, self._dirty = self._dirty, set()
+        for site in sorted(dirty):
+            st = self.sites[site]
+            if st.pending_down_ack > st.window.acked:
+                self._down_acked(st, st.pending_down_ack)
+            self._apply_ready(st)
 
     def _tick(self) -> None:
         now = time.monotonic()
@@ -549,3 +566,9 @@ class CentralSync:
         """Recent security events and parked envelopes (for the dashboard)."""
         with self.store.read() as conn:
             return {"security": cj.security_events(conn, limit), "parked": cj.parked(conn, limit)}
+
+    def blueprint(self):
+        """Central's sync dashboard (`/sync`, `/sync/status.json`, `/sync/events.json`)."""
+        from sync.web import central_blueprint
+
+        return central_blueprint(self)

@@ -151,6 +151,7 @@ class EdgeSync:
                         item = None
                 if item is not None:
                     self._handle(item)
+                self._apply_ready()  # everything offered from this drain, in as few transactions as possible
                 self._tick()
             except Exception as exc:  # noqa: BLE001 - the worker must survive; the cause is logged
                 log_event(logger, "edge_sync_error", level=logging.ERROR, site_id=self.site, error=repr(exc))
@@ -242,7 +243,6 @@ class EdgeSync:
                     self.counters["duplicates"] += 1
                 elif verdict not in (READY, BUFFERED):
                     self._reject(verdict, f"down seq {it.seq} epoch {it.epoch}", it.seq)
-        self._apply_ready()
 
     def _park(self, it: Parked) -> None:
         key = (it.seq, it.event_id)
@@ -257,7 +257,7 @@ class EdgeSync:
     def _apply_ready(self) -> None:
         sq = self.seq_down
         while True:
-            ready: list[Envelope] = sq.take_ready(limit=500)
+            ready: list[Envelope] = sq.take_ready(limit=2000)
             if not ready:
                 break
             epoch = sq.epoch
@@ -399,3 +399,9 @@ class EdgeSync:
             "rejected": dict(self.rejected),
             "counters": dict(self.counters),
         }
+
+    def blueprint(self):
+        """The edge's sync panel (`/sync`, `/sync/status.json`) for the edge web app."""
+        from sync.web import edge_blueprint
+
+        return edge_blueprint(self)

@@ -52,11 +52,21 @@ def central_pg_url(request):
     (e.g. `createdb` not next to `initdb`), a private one started the same way with the binaries
     resolved through symlinks."""
     try:
-        yield request.getfixturevalue("postgres_url")
-        return
+        shared = request.getfixturevalue("postgres_url")
     except Exception:  # noqa: BLE001 - fall back to our own cluster below
-        pass
-    yield from _own_cluster()
+        shared = None
+    if shared is None:
+        yield from _own_cluster()
+        return
+    # our own database on the shared cluster, so dropping central's tables never touches anyone else's
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(shared.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = 'central_test'")).first():
+            conn.execute(text("CREATE DATABASE central_test"))
+    admin.dispose()
+    yield shared.rsplit("/", 1)[0] + "/central_test"
 
 
 def _own_cluster():

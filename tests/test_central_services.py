@@ -305,3 +305,20 @@ def test_site_health_keeps_work_away(svc):
     order, _ = svc.create_order("acme", order_payload("G-1", [("SKU-1", 2)]))
     assert [f["site_id"] for f in order["fulfillment_orders"]] == ["LAX1"]
     assert svc.get_site("acme", "EWR1")["stale"] is True
+
+
+def test_shipped_and_inventory_webhooks_are_queued(svc):
+    hook = svc.subscribe_webhook("acme", {"url": "http://127.0.0.1:9/h",
+                                          "events": ["order.shipped", "inventory.updated", "order.exception"]})
+    apply(svc, up("LAX1", 1, "inventory.received", {"sku": "SKU-2", "qty": 6, "location": "R-1", "quarantine": False}))
+    order, _ = svc.create_order("acme", order_payload("WS-1", [("SKU-1", 2)]))
+    fo = order["fulfillment_orders"][0]
+    apply(svc, up(fo["site_id"], 2, "shipment.shipped", {
+        "fo_id": fo["fo_id"], "order_id": order["order_id"], "tracking_number": fo["tracking_number"],
+        "carrier": fo["carrier"], "service": "ground", "weight_g": 250,
+        "lines": [{"line_id": "1", "sku": "SKU-1", "qty": 2}], "shipped_at": "2026-01-01T10:00:00Z"}))
+    got = [(d["event_type"], d["payload"]["data"]) for d in reversed(svc.webhook_deliveries("acme", hook["webhook_id"]))]
+    assert [t for t, _ in got] == ["inventory.updated", "order.shipped"]
+    assert got[0][1] == {"sku": "SKU-2", "site_id": "LAX1", "on_hand": 6, "reserved": 0, "available": 6,
+                         "in_transit": 0, "quarantine": 0}
+    assert got[1][1]["tracking_number"] == fo["tracking_number"] and got[1][1]["status"] == "shipped"

@@ -202,7 +202,7 @@ class Picking(Service):
                     raise WrongLocation(f"wrong bin {s.text[:20]}: go to {task['location']}", next=f"Scan bin {task['location']}")
                 db.run_set(conn, run_id, expect="item")
                 self.ok(conn, actor, "pick.location", f"task:{task['task_id']}", location=task["location"])
-                return None
+                return self._view(conn, run_id)
             sku = resolve_sku(conn, s)
             if sku["sku"] != task["sku"]:
                 raise WrongItem(f"wrong item {sku['sku']}: pick {task['sku']} here", next=f"Scan item {task['sku']}")
@@ -230,10 +230,8 @@ class Picking(Service):
                 self._maybe_finish_order(conn, task["fo_id"])
                 self._maybe_finish_run(conn, run_id)
             self.ok(conn, actor, "pick.item", f"task:{task['task_id']}", **detail)
-            return None
-        self.run(actor, "pick.scan", f"run:{run_id}", fn, scan_code=code)
-        # the answer is read after the commit on a reader connection: the writer stays free
-        return self.store.read(lambda conn: self._view(conn, run_id))
+            return self._view(conn, run_id)
+        return self.run(actor, "pick.scan", f"run:{run_id}", fn, scan_code=code)
 
     def short(self, actor: Actor, run_id: str, task_id=None) -> dict:
         """The bin holds fewer units than the task needs: record the shortage, adjust the bin,
