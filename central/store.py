@@ -1113,10 +1113,9 @@ def _sqlite_on_connect(dbapi_conn, _record) -> None:
 
 
 def _sqlite_on_begin(conn: Connection) -> None:
-    if conn.get_execution_options().get("fs_read"):
-        conn.exec_driver_sql("BEGIN")
-    else:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # straight on the driver connection: the intake path begins a transaction per order
+    raw = conn.connection.dbapi_connection
+    raw.execute("BEGIN" if conn.get_execution_options().get("fs_read") else "BEGIN IMMEDIATE")
 
 
 __all__ = ["CentralStore", "metadata", "new_id", "now_iso", "IntegrityError", "is_retryable", "text"]

@@ -51,4 +51,6 @@ def setup(log_format: str = "auto", level: str = "INFO", stream=None) -> None:
 
 
 def log_event(logger: logging.Logger, event: str, level: int = logging.INFO, **fields) -> None:
-    logger.log(level, event, extra=fields)
+    # LogRecord refuses extras that shadow its own attributes (name, process, msg, ...): suffix them.
+    safe = {(f"{k}_" if k in _RESERVED else k): v for k, v in fields.items()}
+    logger.log(level, event, extra=safe)

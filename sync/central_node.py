@@ -93,13 +93,17 @@ class CentralSync:
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
         self._started = time.monotonic()
-        with self.store.transaction() as conn:
-            for (site, stream), _cur in cj.all_cursors(conn).items():
-                if site not in self.sites:
-                    self._load_site(conn, site)
-            for site in cj.down_heads(conn):
-                if site not in self.sites:
-                    self._load_site(conn, site)
+        try:
+            with self.store.transaction() as conn:
+                for (site, stream), _cur in cj.all_cursors(conn).items():
+                    if site not in self.sites:
+                        self._load_site(conn, site)
+                for site in cj.down_heads(conn):
+                    if site not in self.sites:
+                        self._load_site(conn, site)
+        except Exception as exc:  # noqa: BLE001 - database not reachable yet: sites load on first contact
+            self.sites.clear()
+            log_event(logger, "central_sync_db_unavailable", level=logging.WARNING, error=repr(exc)[:300])
         self.transport = Transport(self.cfg.broker, client_id=self.client_id, subscriptions=topics.CENTRAL_SUBSCRIPTIONS)
         self.transport.start()
         self._thread = threading.Thread(target=self._run, name="central-sync", daemon=True)
