@@ -31,11 +31,42 @@ class StoreJobJournal:
         ref = job.ref or job.job_id
 
         def fn(conn):
-            if db.print_job_get(conn, ref) is None:  # submitted outside the pack flow (e.g. a spooler reprint)
+            if db.print_job_by_spool(conn, job.job_id) is not None:
+                return  # already recorded (idempotent)
+            if job.reprint_of:
+                # ``PrintSpooler.reprint()`` keeps the original's ``ref``: binding to that row would
+                # overwrite the original's audit trail. A reprint always gets its own row.
+                self._record_reprint(conn, job)
+                return
+            if db.print_job_get(conn, ref) is None:  # submitted outside the pack flow
                 db.print_job_insert(conn, ref, job.description or "document", None, job.data, printer=self.printer_key,
-                                    reprint_of=job.reprint_of, actor=job.actor or None, reason=job.reason or None)
+                                    actor=job.actor or None, reason=job.reason or None)
             db.print_job_bind(conn, ref, job.job_id)
         self.store.write(fn)
+
+    def _record_reprint(self, conn, job) -> None:
+        original = db.print_job_by_spool(conn, job.reprint_of) or (db.print_job_get(conn, job.ref) if job.ref else None)
+        original_id = original["job_id"] if original else job.reprint_of
+        db.print_job_insert(conn, job.job_id, (original or {}).get("kind") or job.description or "document",
+                            (original or {}).get("fo_id"), job.data, printer=self.printer_key, reprint_of=original_id,
+                            actor=job.actor or None, reason=(job.reason or "")[:300] or None)
+        db.print_job_bind(conn, job.job_id, job.job_id)
+        db.audit(conn, user=job.actor or None, action="print.reprint", ok=True, subject=f"print:{original_id}",
+                 detail={"new_job": job.job_id, "reason": (job.reason or "")[:300],
+                         "original_state": (original or {}).get("state")})
+
+    def get(self, spool_id: str):
+        """The spooler's view of a recorded job (lets ``PrintSpooler.reprint`` find jobs printed
+        before a restart)."""
+        from devices.printing import PrintJob
+
+        row = self.store.read(lambda c: db.print_job_by_spool(c, spool_id))
+        if row is None:
+            return None
+        return PrintJob(job_id=spool_id, data=bytes(row["payload"]), description=row["kind"], ref=row["job_id"],
+                        state=row["state"], attempts=row["attempts"], error=row["error"] or "",
+                        reprint_of=row["reprint_of"], actor=row["actor"] or "", reason=row["reason"] or "",
+                        printer=row["printer"])
 
     def update(self, job_id: str, state: str, error: str | None) -> None:
         def fn(conn):

@@ -10,7 +10,6 @@ the edge's application-level ack.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections import Counter
@@ -23,7 +22,7 @@ from floorsync.log import log_event
 from sync import central_journal as cj
 from sync.core import control, topics
 from sync.core.control import Progress, SitePresence
-from sync.core.envelope import Envelope, EnvelopeError, Parked, Rejected, decode_batch, encode_batch, utc_now_iso
+from sync.core.envelope import Envelope, EnvelopeError, Parked, Rejected, decode_batch, encode_batch
 from sync.core.sequencer import BUFFERED, DUPLICATE, READY, Sequencer, SendWindow
 from sync.transport import Inbound, Transport
 
@@ -141,21 +140,8 @@ class CentralSync:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                item = self.transport.inbound.get(timeout=0.02)
-            except queue.Empty:
-                item = None
-            try:
-                n = 0
-                while item is not None:
-                    self._handle(item)
-                    n += 1
-                    if n >= 500:
-                        break
-                    try:
-                        item = self.transport.inbound.get_nowait()
-                    except queue.Empty:
-                        item = None
-                self._flush()
+                self.transport.drain(self._handle, limit=500)
+                self._flush()  # acks and applies for every site touched by this drain
                 self._tick()
             except Exception as exc:  # noqa: BLE001 - the worker survives; the cause is logged
                 self.counters["errors"] += 1

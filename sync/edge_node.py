@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
-import queue
 import threading
 import time
 from collections import Counter
@@ -74,7 +73,6 @@ class EdgeSync:
         self.handler_errors = _handler_errors()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
         self.transport: Transport | None = None
         self.rejected: Counter = Counter()
         self.counters: Counter = Counter()
@@ -137,20 +135,7 @@ class EdgeSync:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                item = self.transport.inbound.get(timeout=0.02)
-            except queue.Empty:
-                item = None
-            try:
-                n = 0
-                while item is not None and n < 200:
-                    self._handle(item)
-                    n += 1
-                    try:
-                        item = self.transport.inbound.get_nowait()
-                    except queue.Empty:
-                        item = None
-                if item is not None:
-                    self._handle(item)
+                self.transport.drain(self._handle, limit=500)
                 self._apply_ready()  # everything offered from this drain, in as few transactions as possible
                 self._tick()
             except Exception as exc:  # noqa: BLE001 - the worker must survive; the cause is logged

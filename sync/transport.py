@@ -80,6 +80,23 @@ class Transport:
             # the sender retransmits anything unacknowledged; dropping here loses nothing
             self.dropped_inbound += 1
 
+    def drain(self, handle, *, limit: int = 500, wait_s: float = 0.02) -> int:
+        """Hand up to ``limit`` queued items to ``handle`` (waiting up to ``wait_s`` for the first)."""
+        n = 0
+        try:
+            item = self.inbound.get(timeout=wait_s)
+        except queue.Empty:
+            return 0
+        while True:
+            handle(item)
+            n += 1
+            if n >= limit:
+                return n
+            try:
+                item = self.inbound.get_nowait()
+            except queue.Empty:
+                return n
+
     # ---- control
     def start(self) -> None:
         try:

@@ -322,3 +322,24 @@ def test_shipped_and_inventory_webhooks_are_queued(svc):
     assert got[0][1] == {"sku": "SKU-2", "site_id": "LAX1", "on_hand": 6, "reserved": 0, "available": 6,
                          "in_transit": 0, "quarantine": 0}
     assert got[1][1]["tracking_number"] == fo["tracking_number"] and got[1][1]["status"] == "shipped"
+
+
+def test_concurrent_replays_create_one_order(svc):
+    """8 clients retrying the same request at once: one order, one reservation."""
+    ids, errors = [], []
+
+    def send():
+        try:
+            ids.append(svc.create_order("acme", order_payload("DUP-1", [("SKU-1", 3)]))[0]["order_id"])
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == [] and len(ids) == 8 and len(set(ids)) == 1
+    stock = inv(svc, "acme", "SKU-1")
+    assert stock["EWR1"]["reserved"] + stock["LAX1"]["reserved"] == 3
+    assert svc.verify_ledger()["mismatches"] == []

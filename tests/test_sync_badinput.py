@@ -3,7 +3,6 @@ and the same connection keeps working for valid traffic."""
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import random
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures_sync import (Broker, N_SKUS, central_inbox, central_on_hand, nonzero, open_central,
+from tests.fixtures_sync import (Broker, central_inbox, central_on_hand, nonzero, open_central,
                                  small_catalog, wait_until)
 from tests.support import free_port, stop_process
 from tests.sync_procs import workload

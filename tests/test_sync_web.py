@@ -1,6 +1,7 @@
 """The sync dashboards in headless chromium, fed by a live central and edge over a real broker."""
 from __future__ import annotations
 
+import os
 import threading
 
 import pytest
@@ -58,6 +59,8 @@ def test_central_dashboard_and_edge_panel(sync_broker, tmp_path, page):
         wait_until(lambda: central.status()["sites"]["DFW1"]["stale"], 10, "DFW1 stale (no heartbeats)")
 
         page.goto(f"{csrv.url}/sync")
+        if os.environ.get("FLOORSYNC_SCREENSHOTS"):
+            page.screenshot(path=os.path.join(os.environ["FLOORSYNC_SCREENSHOTS"], "sync-central.png"), full_page=True)
         assert page.title() == "Sync · floorsync central"
         ewr = page.locator("tr[data-site=EWR1]")
         assert ewr.locator(".badge").inner_text() == "online"
@@ -73,6 +76,8 @@ def test_central_dashboard_and_edge_panel(sync_broker, tmp_path, page):
         assert js["sites"]["EWR1"]["up"]["applied"] >= 50
 
         page.goto(f"{esrv.url}/sync")
+        if os.environ.get("FLOORSYNC_SCREENSHOTS"):
+            page.screenshot(path=os.path.join(os.environ["FLOORSYNC_SCREENSHOTS"], "sync-edge.png"), full_page=True)
         assert page.locator("#conn").inner_text() == "connected"
         assert page.locator("#outbox-depth").inner_text() == "0"
         assert int(page.locator("#acked-seq").inner_text()) >= 50
