@@ -19,7 +19,7 @@ from central.core import lifecycle as lc
 from central.core.allocation import available as avail_of, backorder_fill_plan, crossed_below, tracking_number
 from central.core.plan import Plan, PlannedShipment, simple_plan
 from central.errors import InvalidTransition
-from central.store import CentralQueries, new_id
+from central.store import CentralQueries, new_id, now_iso
 from floorsync.log import log_event
 from sync import central_journal
 
@@ -176,7 +176,6 @@ class Ops:
                 line_changes.setdefault(line_id, [0, 0])[1] += qty
                 backordered += qty
                 if order.get("_new"):
-                    from central.store import now_iso
                     ts = ts or now_iso()
                     order.setdefault("_backorders", []).append(
                         {"line_id": line_id, "sku": sku, "qty": qty, "status": "open", "created_at": ts})
@@ -225,7 +224,6 @@ class Ops:
         order["sites"] = ",".join(sites_now)
         order["promised_date"] = max(filter(None, [order.get("promised_date"), sh.promised_date]))
         if order.get("_new"):
-            from central.store import now_iso
             ts = now_iso()
             view = {k: v for k, v in fo.items() if k not in ("order_id", "merchant_id")}
             view.update(created_at=ts, updated_at=ts, lines=[dict(ln, qty_shipped=0) for ln in fo_lines])

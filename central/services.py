@@ -98,6 +98,8 @@ class CentralService:
         result, created = self.store.run(tx)
         if not created:
             return self.get_order(merchant_id, result), False
+        log_event(logger, "order_created", level=logging.DEBUG, merchant_id=merchant_id, order_id=result["order_id"],
+                  status=result["status"])
         return self._new_order_view(result), True
 
     @staticmethod

@@ -404,33 +404,59 @@ class _Rows:
         self.cur = cur
 
     def first(self):
-        row = self.cur.fetchone()
-        self.cur.close()
-        return row
+        return self.cur.fetchone()
 
     def __iter__(self):
-        rows = self.cur.fetchall()
-        self.cur.close()
-        return iter(rows)
+        return iter(self.cur.fetchall())
 
 
 def _x(conn: Connection, name: str, params) -> _Rows:
     """Run a hot-path statement on the DBAPI cursor of ``conn`` (same transaction, no SQL building)."""
     pg = conn.dialect.name == "postgresql"
-    cur = conn.connection.cursor()
+    info = conn.connection.info           # per DBAPI connection: one reusable cursor (results are read at once)
+    cur = info.get("fs_cursor")
+    if cur is None or getattr(cur, "closed", False):
+        cur = info["fs_cursor"] = conn.connection.dbapi_connection.cursor()
     try:
         if isinstance(params, list):
             if len(params) == 1:
                 # psycopg's executemany goes through pipeline mode: costlier than one plain execute
                 cur.execute(_PG_SQL[name] if pg else _FAST_SQL[name], params[0])
+            elif 1 < len(params) <= 32 and name in _MULTI_OK:
+                sql, flat = _multi_row(name, pg, params)   # one statement, one round trip
+                cur.execute(sql, flat)
             elif params:
                 cur.executemany(_PG_SQL[name] if pg else _FAST_SQL[name], params)
         else:
             cur.execute(_PG_SQL[name] if pg else _FAST_SQL[name], params)
     except Exception as exc:
+        info.pop("fs_cursor", None)
         cur.close()
         raise _wrap_dbapi(exc, name) from exc
     return _Rows(cur)
+
+
+_MULTI_OK = {"ledger_insert", "line_insert", "event_insert", "fo_line_insert", "order_insert"}
+_MULTI_CACHE: dict[tuple[str, bool, int], str] = {}
+
+
+def _multi_row(name: str, pg: bool, rows: list[dict]) -> tuple[str, dict]:
+    """``INSERT ... VALUES (..), (..)`` for a few rows: parameters renamed ``name_i``."""
+    key = (name, pg, len(rows))
+    sql = _MULTI_CACHE.get(key)
+    head, values = _FAST_SQL[name].split(" VALUES ", 1)
+    names = re.findall(r":([a-z_0-9]+)", values)
+    if sql is None:
+        groups = []
+        for i in range(len(rows)):
+            g = re.sub(r":([a-z_0-9]+)", lambda m: f":{m.group(1)}_{i}", values)
+            groups.append(g)
+        sql = head + " VALUES " + ", ".join(groups)
+        if pg:
+            sql = re.sub(r":([a-z_0-9]+)", r"%(\1)s", sql)
+        _MULTI_CACHE[key] = sql
+    flat = {f"{n}_{i}": row[n] for i, row in enumerate(rows) for n in names}
+    return sql, flat
 
 
 def _wrap_dbapi(exc: Exception, name: str) -> Exception:

@@ -28,6 +28,7 @@ class EdgeConfig:
     manual_weight: bool = field(default=True, metadata={"doc": "allow a typed weight when no scale is configured (audited as manual)"})
     count_variance_units: int = field(default=2, metadata={"doc": "cycle count: a variance of more than this many units ..."})
     count_variance_pct: float = field(default=5.0, metadata={"doc": "... and more than this percent of expected needs a recount by another user"})
+    station_user: str = field(default="", metadata={"doc": "user (packer) the pack-station serial scanner (devices.scanner_port) scans as; empty = the station scanner is not used"})
     max_scan_qty: int = field(default=999, metadata={"doc": "largest quantity accepted in one scan/entry (more is refused as absurd)"})
 
     def validate(self) -> None:

@@ -169,21 +169,31 @@ class PrintQueue:
         return not last or last[0]["state"] not in ("failed", "unknown")
 
 
-def build_print_queue(store, label_printer, printer_kind: str, sheet_dir: str, retry=None) -> PrintQueue:
+LABEL_DEVICE = "label-printer"   # the label printer's name in devices.health (devices.health.monitor_for uses it)
+
+
+def build_print_queue(store, label_printer, printer_kind: str, sheet_dir: str, retry=None, health=None) -> PrintQueue:
+    """Spoolers for the label printer and the PDF sheet "printer". ``health`` (a
+    ``devices.health.DeviceHealth``) receives the label spooler's job outcomes under
+    ``label-printer``; the PDF sheet printer is not a label printer and stays out of it."""
     from devices.printers import PdfFilePrinter
     from devices.printing import PrintSpooler
 
-    spoolers = {"label": PrintSpooler(label_printer, StoreJobJournal(store, "label"), retry=retry, device_name="label"),
+    spoolers = {"label": PrintSpooler(label_printer, StoreJobJournal(store, "label"), retry=retry, health=health,
+                                      device_name=LABEL_DEVICE),
                 "sheet": PrintSpooler(PdfFilePrinter(sheet_dir, name="sheet"), StoreJobJournal(store, "sheet"), retry=retry,
                                       device_name="sheet")}
     return PrintQueue(store, spoolers, printer_kind=printer_kind)
 
 
-def open_print_queue(cfg, store) -> PrintQueue | None:
+def open_print_queue(cfg, store, health=None) -> PrintQueue | None:
     """The print queue for the configured printer (``devices.printer_kind``; ``none`` = no printing)."""
     if cfg.devices.printer_kind == "none":
         return None
     from devices.printers import open_printer
+    from devices.printing import RetryPolicy
 
     printer = open_printer(cfg.devices, cfg.general.data_dir)
-    return build_print_queue(store, printer, cfg.devices.printer_kind, os.path.join(cfg.general.data_dir, "documents"))
+    retry = RetryPolicy(attempts=cfg.devices.print_retry_attempts, backoff_s=cfg.devices.print_retry_backoff_s)
+    return build_print_queue(store, printer, cfg.devices.printer_kind, os.path.join(cfg.general.data_dir, "documents"),
+                             retry=retry, health=health)

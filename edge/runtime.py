@@ -20,7 +20,7 @@ logger = logging.getLogger("edge.runtime")
 
 # Request threads share the GIL with the store's writer thread, whose every sqlite call releases
 # and re-takes it; a short switch interval keeps the writer from waiting 5 ms each time.
-SWITCH_INTERVAL_S = 0.0005
+SWITCH_INTERVAL_S = float(os.environ.get("XSWITCH", "0.0005"))
 
 
 def database_path(cfg) -> str:
@@ -39,22 +39,47 @@ class EdgeNode:
     """Everything one edge process runs besides the HTTP server: ``start()`` / ``stop()`` (joins threads)."""
 
     def __init__(self, cfg, *, weight_source=None, print_queue=None, extra_blueprints=()):
+        from devices.health import DeviceHealth
         from edge.services import Floor
 
         self.cfg = cfg
         self.store = open_store(cfg)
+        self.device_health = DeviceHealth()
         self.print_queue = print_queue
         if self.print_queue is None:
             from edge.printing import open_print_queue
-            self.print_queue = open_print_queue(cfg, self.store)
+            self.print_queue = open_print_queue(cfg, self.store, health=self.device_health)
         if weight_source is None:
             from edge.weighing import open_weight_source
             weight_source = open_weight_source(cfg.devices)
         self.weight_source = weight_source
         self.floor = Floor(cfg, self.store, weight_source=weight_source, print_queue=self.print_queue)
+        self.floor.device_health = self.device_snapshot
+        self.monitor = self._health_monitor()
+        self.station = None
+        self.advertiser = None
         self.sync = None
         self.extra_blueprints = list(extra_blueprints)
         self._stopped = False
+
+    def _health_monitor(self):
+        """Probes the label printer (``~HS`` / status query) and the scale every
+        ``devices.health_poll_s``; the label spooler reports job outcomes into the same entry."""
+        from devices.health import monitor_for
+        from edge.weighing import ScaleWeightSource
+
+        label = self.print_queue.spoolers.get("label") if self.print_queue is not None else None
+        if label is not None and label.health is None:   # a print queue built by the caller
+            label.health = self.device_health
+        scale = self.weight_source if isinstance(self.weight_source, ScaleWeightSource) else None
+        return monitor_for(self.cfg.devices, label.printer if label is not None else None, scale, health=self.device_health)
+
+    def device_snapshot(self) -> dict:
+        """``devices.health.DeviceHealth.snapshot()`` plus the station scanner's state (console)."""
+        snap = self.device_health.snapshot()
+        if self.station is not None:
+            snap["station"] = self.station.station.status()
+        return snap
 
     def attach_sync(self):
         """Start the sync runtime when the sync package provides it (``sync.edge_node.EdgeSync``)."""
@@ -70,27 +95,76 @@ class EdgeNode:
         return self.sync
 
     def health(self) -> dict:
+        """Device health for the sync heartbeat (``EdgeSync(cfg, store, health_fn)``): central reads
+        ``printers_ok`` (at least one label printer online per its last probe or job) and stops
+        routing to the site when it is false. A site configured without a label printer
+        (``devices.printer_kind = none``) reports ``printers_ok`` true with ``label_printer: none``."""
         from edge import store as db
-        return self.store.read(lambda c: {"print_states": db.print_state_counts(c), "outbox_depth": db.outbox_depth(c),
-                                          "printers_ok": self.print_queue is None or self.print_queue.ok()})
+        snap = self.device_health.snapshot()
+        printers_ok = snap["printers_ok"] if self.print_queue is not None else True
+        devices = {name: {k: d.get(k) for k in ("kind", "state", "since", "last_error", "last_error_at")}
+                   for name, d in snap["devices"].items()}
+        out = self.store.read(lambda c: {"print_states": db.print_state_counts(c), "outbox_depth": db.outbox_depth(c)})
+        out.update(printers_ok=printers_ok, devices=devices,
+                   label_printer=self.cfg.devices.printer_kind if self.print_queue is not None else "none")
+        return out
 
-    def start(self, with_sync: bool = True):
-        """Start the background parts (print spoolers, sync) and return the WSGI app."""
+    def start(self, with_sync: bool = True, http_port: int | None = None, http_host: str | None = None):
+        """Start the background parts (print spoolers, device health, station scanner, sync,
+        zeroconf advertisement when ``http_port`` is given) and return the WSGI app."""
         sys.setswitchinterval(SWITCH_INTERVAL_S)
         if self.print_queue is not None:
             self.print_queue.start()
+        self.monitor.start()
+        self._start_station()
+        if http_port:
+            self.advertise(http_port, http_host or self.cfg.edge.host)
         if with_sync:
             self.attach_sync()
         from edge.web import create_app
         health_fn = self.sync.status if self.sync is not None else None
         return create_app(self.cfg, self.store, floor=self.floor, extra_blueprints=self.extra_blueprints, health_fn=health_fn)
 
+    def _start_station(self) -> None:
+        from devices.errors import DevicesError
+        from edge.errors import EdgeError
+        from edge.stations import open_station
+        try:
+            self.station = open_station(self.cfg, self.floor, health=self.device_health)
+        except (EdgeError, DevicesError) as exc:   # a misconfigured station must not keep the console down
+            log_event(logger, "edge_station_not_started", level=logging.WARNING, error=str(exc))
+            self.station = None
+        if self.station is not None:
+            self.station.start()
+
+    def advertise(self, port: int, host: str) -> None:
+        """Advertise the console as ``_floorsync._tcp`` (site id in TXT) on the interface it serves:
+        ``devices.discovery_interface`` when set, else the bind address (127.0.0.1 by default);
+        a wildcard bind advertises on every interface. Failure is logged, never fatal."""
+        if not self.cfg.devices.discovery_advertise:
+            return
+        from devices.discovery import advertise_console
+        from devices.errors import DevicesError
+
+        interface = self.cfg.devices.discovery_interface or (None if host in ("0.0.0.0", "") else host)
+        address = interface or _primary_address()
+        try:
+            self.advertiser = advertise_console(self.cfg.edge.site_id, port, interface=interface, path="/console",
+                                                address=address)
+        except DevicesError as exc:
+            log_event(logger, "edge_advertise_failed", level=logging.WARNING, error=str(exc))
+
     def stop(self) -> None:
         if self._stopped:
             return
         self._stopped = True
+        if self.advertiser is not None:
+            self.advertiser.stop()
         if self.sync is not None:
             self.sync.stop()
+        if self.station is not None:
+            self.station.stop()
+        self.monitor.stop()
         if self.print_queue is not None:
             self.print_queue.stop()
         close = getattr(self.weight_source, "close", None)
@@ -100,11 +174,23 @@ class EdgeNode:
         log_event(logger, "edge_stopped", site_id=self.cfg.edge.site_id)
 
 
+def _primary_address() -> str:
+    """This host's outward IPv4 address (no packet is sent), or 127.0.0.1."""
+    import socket
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("192.0.2.1", 9))
+            return s.getsockname()[0]
+    except OSError:
+        return "127.0.0.1"
+
+
 def serve(cfg, host: str | None = None, port: int | None = None, with_sync: bool = True) -> None:
     """Run the edge under gunicorn (one gthread worker) until SIGTERM/SIGINT."""
     from gunicorn.app.base import BaseApplication
 
-    bind = f"{host or cfg.edge.host}:{cfg.edge.port if port is None else port}"
+    bind_host, bind_port = host or cfg.edge.host, cfg.edge.port if port is None else port
+    bind = f"{bind_host}:{bind_port}"
     state: dict = {}
 
     def worker_exit(server, worker):
@@ -131,6 +217,6 @@ def serve(cfg, host: str | None = None, port: int | None = None, with_sync: bool
             # runs in the worker process, after the fork: the store and its threads live here
             node = EdgeNode(cfg)
             state["node"] = node
-            return node.start(with_sync=with_sync)
+            return node.start(with_sync=with_sync, http_port=bind_port, http_host=bind_host)
 
     EdgeApplication().run()

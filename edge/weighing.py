@@ -15,6 +15,11 @@ class ScaleWeightSource:
         with self._lock:
             return int(self.scale.read_stable(timeout_s))
 
+    def read(self, timeout_s: float = 1.0):
+        """One immediate reading (the health probe), serialised with the packers' reads."""
+        with self._lock:
+            return self.scale.read(timeout_s=timeout_s)
+
     def close(self) -> None:
         close = getattr(self.scale, "close", None)
         if close:

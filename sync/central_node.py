@@ -81,6 +81,7 @@ class CentralSync:
         self.sites: dict[str, _Site] = {}
         self.transport: Transport | None = None
         self._stop = threading.Event()
+        self._ready = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_pump = 0.0
         self._last_stale_check = 0.0
@@ -148,7 +149,14 @@ class CentralSync:
                 log_event(logger, "central_sync_error", level=logging.ERROR, error=repr(exc)[:500])
                 time.sleep(0.2)
 
+    def wait_ready(self, timeout: float = 10.0) -> bool:
+        """True once connected and subscribed (tests and the demo wait on this before sending)."""
+        return self._ready.wait(timeout)
+
     def _handle(self, item: Inbound) -> None:
+        if item.kind == "subscribed":
+            self._ready.set()
+            return
         if item.kind == "connected":
             self.counters["connects"] += 1
             for st in self.sites.values():
@@ -156,6 +164,7 @@ class CentralSync:
             log_event(logger, "central_sync_connected")
             return
         if item.kind == "disconnected":
+            self._ready.clear()
             log_event(logger, "central_sync_disconnected", level=logging.WARNING, detail=item.detail)
             return
         parsed = topics.parse(item.topic)
@@ -520,7 +529,7 @@ class CentralSync:
                 stats = cj.down_stats(conn)
         except Exception:  # noqa: BLE001
             stats = {}
-        for site, st in sorted(self.sites.items()):
+        for site, st in sorted(dict(self.sites).items()):
             hb = st.presence.heartbeat or {}
             down = stats.get(site, {"depth": 0, "oldest_at": None})
             sites[site] = {

@@ -72,6 +72,7 @@ class EdgeSync:
         self.digest_fn = digest_fn if digest_fn is not None else _default_digest
         self.handler_errors = _handler_errors()
         self._stop = threading.Event()
+        self._ready = threading.Event()
         self._thread: threading.Thread | None = None
         self.transport: Transport | None = None
         self.rejected: Counter = Counter()
@@ -143,7 +144,14 @@ class EdgeSync:
                 self.counters["errors"] += 1
                 time.sleep(0.2)
 
+    def wait_ready(self, timeout: float = 10.0) -> bool:
+        """True once connected and subscribed (tests and the demo wait on this before sending)."""
+        return self._ready.wait(timeout)
+
     def _handle(self, item: Inbound) -> None:
+        if item.kind == "subscribed":
+            self._ready.set()
+            return
         if item.kind == "connected":
             self._connected_at = time.monotonic()
             self.counters["connects"] += 1
@@ -156,6 +164,7 @@ class EdgeSync:
                       outbox_pending=self.window.next_seq)
             return
         if item.kind == "disconnected":
+            self._ready.clear()
             self._connected_at = None
             log_event(logger, "edge_sync_disconnected", level=logging.WARNING, site_id=self.site, detail=item.detail)
             return

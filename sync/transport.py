@@ -54,6 +54,8 @@ class Transport:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
+        self._pending_subs = 0
         self.keepalive = keepalive
 
     # ---- paho callbacks: hand over to the queue, nothing else
@@ -62,9 +64,15 @@ class Transport:
             self._put(Inbound("disconnected", detail=f"connect refused: {reason_code}"))
             return
         self.connected = True
+        self._pending_subs = len(self.subscriptions)
         for topic in self.subscriptions:
             client.subscribe(topic, qos=1)
         self._put(Inbound("connected", detail=str(getattr(flags, "session_present", ""))))
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties=None):
+        self._pending_subs -= 1
+        if self._pending_subs <= 0:
+            self._put(Inbound("subscribed"))
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties=None):
         self.connected = False

@@ -19,7 +19,8 @@ from tests.support import free_port, find_binary, wait_for_port
 
 def _pg_bindir() -> str | None:
     initdb = find_binary("initdb", *sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True))
-    return os.path.dirname(initdb) if initdb else None
+    # Resolve links: an initdb symlinked onto PATH does not bring createdb/postgres along.
+    return os.path.dirname(os.path.realpath(initdb)) if initdb else None
 
 
 @pytest.fixture(scope="session")

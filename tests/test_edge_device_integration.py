@@ -75,3 +75,141 @@ def test_a_reprint_after_a_restart_finds_the_job_in_the_store(edge_store, zpl_si
         assert edge_store.read(lambda c: db.print_job_get(c, job_id))["spool_id"] == spool_id
     finally:
         pq2.stop()
+
+
+# ---------------------------------------------------------------- the edge node with real devices
+
+import time  # noqa: E402
+
+from devices.discovery import CONSOLE_TYPE, browse  # noqa: E402
+from devices.sim.scanner import GS, ScannerSim  # noqa: E402
+from edge.services import Actor  # noqa: E402
+from tests.fixtures_edge import make_catalog, pick_all, release, sku_gtin  # noqa: E402
+
+PICKER, MANAGER = Actor("picker1", "picker"), Actor("manager1", "manager")
+
+
+def _node_cfg(tmp_path, printer_port: int, **devices):
+    from floorsync import config as config_mod
+
+    env = {"FLOORSYNC_GENERAL_DATA_DIR": str(tmp_path), "FLOORSYNC_EDGE_SITE_ID": "EWR1",
+           "FLOORSYNC_DEVICES_SCAN_DEBOUNCE_MS": "0", "FLOORSYNC_DEVICES_PRINTER_KIND": "zpl",
+           "FLOORSYNC_DEVICES_PRINTER_HOST": "127.0.0.1", "FLOORSYNC_DEVICES_PRINTER_PORT": str(printer_port),
+           "FLOORSYNC_DEVICES_PRINTER_TIMEOUT_S": "1.0", "FLOORSYNC_DEVICES_HEALTH_POLL_S": "0.1",
+           "FLOORSYNC_DEVICES_PRINT_RETRY_ATTEMPTS": "1", "FLOORSYNC_DEVICES_DISCOVERY_INTERFACE": "127.0.0.1"}
+    env.update({f"FLOORSYNC_DEVICES_{k.upper()}": str(v) for k, v in devices.items() if k != "station_user"})
+    if "station_user" in devices:
+        env["FLOORSYNC_EDGE_STATION_USER"] = devices["station_user"]
+    return config_mod.load(None, env=env)
+
+
+def _until(pred, timeout_s: float = 5.0):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(0.02)
+    return pred()
+
+
+@pytest.fixture
+def node_factory(tmp_path):
+    nodes = []
+
+    def make(cfg, seed_catalog=True):
+        from edge.runtime import EdgeNode
+        from edge.seed import seed
+
+        node = EdgeNode(cfg)
+        nodes.append(node)
+        if seed_catalog:
+            seed(node.floor, make_catalog())
+        return node
+    yield make
+    for n in nodes:
+        n.stop()
+
+
+def test_printer_health_drives_the_console_and_the_heartbeats_printers_ok(tmp_path, zpl_sim, node_factory):
+    node = node_factory(_node_cfg(tmp_path, zpl_sim.port))
+    app = node.start(with_sync=False)
+    assert _until(lambda: node.health()["printers_ok"]), node.health()
+    hb = node.health()
+    assert hb["label_printer"] == "zpl" and hb["devices"]["label-printer"]["state"] == "online"
+    assert zpl_sim.status_queries >= 1          # the probe asked the printer (~HS over TCP)
+
+    zpl_sim.set_fault("head_open")
+    assert _until(lambda: not node.health()["printers_ok"])
+    hb = node.health()
+    assert hb["devices"]["label-printer"]["state"] == "error" and "head" in hb["devices"]["label-printer"]["last_error"].lower()
+    # the same state reaches the console page's data (a manager's view)
+    client = app.test_client()
+    tok = client.post("/api/login", json={"username": "manager1", "pin": "9999"}).json["token"]
+    console = client.get("/api/console", headers={"Authorization": "Bearer " + tok}).json
+    assert console["printers_ok"] is False
+    assert [(d["device"], d["kind"], d["state"]) for d in console["device_health"]] == [("label-printer", "printer", "error")]
+
+    zpl_sim.clear_faults()
+    assert _until(lambda: node.health()["printers_ok"])
+    zpl_sim.stop()                              # unplugged: offline, not a crash
+    assert _until(lambda: node.health()["devices"]["label-printer"]["state"] == "offline")
+    assert node.health()["printers_ok"] is False
+
+
+def test_the_console_is_advertised_on_loopback_while_serving_and_withdrawn_on_stop(tmp_path, zpl_sim, node_factory):
+    node = node_factory(_node_cfg(tmp_path, zpl_sim.port), seed_catalog=False)
+    node.start(with_sync=False, http_port=18_123, http_host="127.0.0.1")
+    found = [s for s in browse((CONSOLE_TYPE,), timeout_s=1.5, interface="127.0.0.1") if s.properties.get("site_id") == "EWR1"]
+    assert [(s.port, s.addresses, s.properties["role"], s.properties["path"]) for s in found] == \
+        [(18_123, ("127.0.0.1",), "edge", "/console")]
+    node.stop()
+    assert node.advertiser._zc is None
+    assert [s for s in browse((CONSOLE_TYPE,), timeout_s=1.0, interface="127.0.0.1")
+            if s.properties.get("site_id") == "EWR1"] == []
+
+
+def test_a_pack_station_serial_scanner_packs_and_ships_through_the_same_workflow(tmp_path, zpl_sim, node_factory):
+    sim = ScannerSim(path=str(tmp_path / "scanner")).start()
+    try:
+        node = node_factory(_node_cfg(tmp_path, zpl_sim.port, scanner_port=sim.path, station_user="packer1"))
+        node.start(with_sync=False)
+        station = node.station
+        assert station is not None and _until(station.scanner.connected.is_set)
+        floor = node.floor
+        release(floor.store, "FO-ST1", [("SKU-0001", 2), ("SKU-0002", 1)])
+        run = pick_all(floor, PICKER, floor.picking.start(PICKER, fo_id="FO-ST1"))
+        tote = run["orders"][0]["tote"]
+        n = 0
+
+        def scan(code, method="scan"):
+            nonlocal n
+            getattr(sim, method)(code)
+            n += 1
+            assert station.wait_events(n, 5.0)
+            return station.station.status()["last"]
+
+        assert scan(tote)["fo_id"] == "FO-ST1"                                   # tote -> order in hand
+        # a GS1-128 read with symbology id and count AI 37 verifies both units of SKU-0001 at once
+        assert scan("]C1" + "01" + sku_gtin("SKU-0001").zfill(14) + "372" + GS)["ok"] is True
+        wrong = scan(sku_gtin("SKU-0003"))
+        assert (wrong["ok"], wrong["error"]) == (False, "wrong_item")
+        garbled = scan(sku_gtin("SKU-0002"), "scan_with_control")               # a BEL mid-code: refused by the driver
+        assert (garbled["ok"], garbled["error"]) == (False, "invalid_scan")
+        assert scan(sku_gtin("SKU-0002"))["ok"] is True
+        v = floor.packing.get("FO-ST1")
+        assert (v["to_verify"], [ln["packed"] for ln in v["lines"]]) == (0, [2, 1])
+        assert scan(v["suggested_carton"])["ok"] is True                           # carton
+        expected = floor.store.read(lambda c: db.fo_get(c, "FO-ST1"))["expected_weight_g"]
+        packer = station.station.actor
+        assert floor.packing.weigh(packer, "FO-ST1", grams=expected)["status"] == "packed"
+        last = scan(v["tracking_number"])                                          # shipping label
+        assert (last["ok"], last["status"]) == (True, "shipped")
+        st = station.station.status()
+        assert (st["fo_id"], st["scans"], st["refused"]) == (None, 7, 2)
+        refusals = floor.store.read(lambda c: db.audit_rows(c, ok=False, limit=10))
+        assert [(r["action"], r["code"], r["username"]) for r in refusals][:2] == \
+            [("pack.station_scan", "invalid_scan", "packer1"), ("pack.verify", "wrong_item", "packer1")]
+        assert node.health()["devices"][f"scanner:{sim.path}"]["state"] == "online"
+    finally:
+        sim.stop()

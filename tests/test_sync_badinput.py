@@ -34,6 +34,7 @@ def test_central_rejects_bad_up_input_and_keeps_working(sync_broker, tmp_path):
     cstore = open_central(f"sqlite:///{tmp_path}/central.db", small_catalog())
     central = CentralSync(b.cfg("central", max_payload_bytes=4096, max_ahead=1000), cstore)
     central.start()
+    assert central.wait_ready()
     edge = Raw(b.port, "EWR1", b.creds["EWR1"], "x")
     before = central_on_hand(cstore, "EWR1")
     try:
@@ -89,6 +90,7 @@ def test_edge_rejects_bad_down_input_and_keeps_working(sync_broker, tmp_path):
     estore = open_edge(tmp_path / "e.db", "EWR1", cat)
     edge = EdgeSync(b.cfg("EWR1", max_payload_bytes=4096), estore, digest_fn=False)
     edge.start()
+    assert edge.wait_ready()
     central = Raw(b.port, "central", b.creds["central"], "central")
     try:
         down = topics.down_commands("EWR1")

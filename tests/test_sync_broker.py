@@ -134,6 +134,7 @@ def test_central_rejects_a_valid_site_claiming_another(sync_broker, tmp_path):
     cstore = open_central(f"sqlite:///{tmp_path}/central.db", cat)
     central = CentralSync(b.cfg("central"), cstore)
     central.start()
+    assert central.wait_ready()
     a = Raw(b.port, "EWR1", b.creds["EWR1"], "edge-a")
     try:
         body = {"sku": "SKU-0001", "delta": 5, "reason": "forged", "location": "A-01-01-1"}

@@ -22,7 +22,9 @@ def test_both_streams_apply_exactly_once_in_order(sync_broker, tmp_path):
     central = CentralSync(sync_broker.cfg("central", heartbeat_s=0.5), cstore)
     edge = EdgeSync(sync_broker.cfg("EWR1", heartbeat_s=0.5), estore, lambda: {"printers_ok": True})
     central.start()
+    assert central.wait_ready()
     edge.start()
+    assert edge.wait_ready()
     try:
         rng = random.Random(1)
         skus = [s["sku"] for s in cat["skus"]]
@@ -75,7 +77,9 @@ def test_every_message_twice_then_the_whole_stream_replayed(sync_broker, tmp_pat
             return orig(topic, payload, **kw) and orig(topic, payload, **kw)
         transport.publish = publish
     central.start()
+    assert central.wait_ready()
     edge.start()
+    assert edge.wait_ready()
     twice(central.transport, False)
     twice(edge.transport, True)
     try:
@@ -120,6 +124,7 @@ def test_5000_commands_to_an_offline_edge_beyond_the_broker_queue(sync_broker, t
     estore = open_edge(tmp_path / "ewr1.db", "EWR1", cat)
     central = CentralSync(sync_broker.cfg("central", batch_size=1, max_inflight=6000), cstore)
     central.start()
+    assert central.wait_ready()
     edge = EdgeSync(sync_broker.cfg("EWR1"), estore, digest_fn=False)
     edge.start()  # a first connection creates the persistent session the broker queues for
     try:
@@ -135,6 +140,7 @@ def test_5000_commands_to_an_offline_edge_beyond_the_broker_queue(sync_broker, t
                    "central published all 5000 while the edge is away")
         edge = EdgeSync(sync_broker.cfg("EWR1"), estore, digest_fn=False)
         edge.start()
+        assert edge.wait_ready()
         wait_until(lambda: edge.status()["down"]["applied_seq"] == base + 5000, 90, "all 5000 applied", interval=0.2)
         rows = edge_inbox(estore)
         assert [r["seq"] for r in rows] == list(range(1, base + 5001))
@@ -164,7 +170,9 @@ def test_presence_heartbeats_stale_and_last_will(sync_broker, tmp_path):
     central = CentralSync(sync_broker.cfg("central", heartbeat_s=0.3), cstore)
     edge = EdgeSync(sync_broker.cfg("EWR1", heartbeat_s=0.3), estore, lambda: {"printers_ok": False}, digest_fn=False)
     central.start()
+    assert central.wait_ready()
     edge.start()
+    assert edge.wait_ready()
 
     def site_row():
         with cstore.read() as conn:
@@ -181,6 +189,7 @@ def test_presence_heartbeats_stale_and_last_will(sync_broker, tmp_path):
         # a second run has session 2; its last will (after the network vanishes) says offline, session 2
         edge2 = EdgeSync(sync_broker.cfg("EWR1", heartbeat_s=0.3), estore, digest_fn=False)
         edge2.start()
+        assert edge2.wait_ready()
         wait_until(lambda: central.status()["sites"]["EWR1"]["session"] == 2 and not site_row()["stale"]
                    and central.status()["sites"]["EWR1"]["online"], 10, "second session fresh")
         edge2._stop.set()  # the process freezes ...
@@ -211,7 +220,9 @@ def test_reordering_and_drops_through_a_chaos_relay(sync_broker, tmp_path):
     ecfg = ecfg.replace("broker", port=relay.port)
     edge = EdgeSync(ecfg, estore, digest_fn=False)
     central.start()
+    assert central.wait_ready()
     edge.start()
+    assert edge.wait_ready()
     try:
         n = 3000
         skus = [s["sku"] for s in cat["skus"]]

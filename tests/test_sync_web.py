@@ -43,7 +43,9 @@ def test_central_dashboard_and_edge_panel(sync_broker, tmp_path, page):
     central = CentralSync(b.cfg("central", heartbeat_s=0.3), cstore)
     edge = EdgeSync(b.cfg("EWR1", heartbeat_s=0.3), estore, lambda: {"printers_ok": True})
     central.start()
+    assert central.wait_ready()
     edge.start()
+    assert edge.wait_ready()
     csrv, esrv = Server(central.blueprint()), Server(edge.blueprint())
     rogue = Raw(b.port, "DFW1", b.creds["DFW1"], "rogue")
     try:

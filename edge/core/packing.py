@@ -77,3 +77,17 @@ class GateResult:
 def weight_gate(expected_g: int, actual_g: int, pct: float, min_g: int) -> GateResult:
     tol = tolerance_g(expected_g, pct, min_g)
     return GateResult(abs(actual_g - expected_g) <= tol, expected_g, actual_g, tol)
+
+
+def station_step(status: str | None, to_verify: int, carton: str | None) -> str:
+    """What a scan at a pack station means, given the order in hand (the handheld's pack page and
+    a station's serial scanner follow the same rule): no order yet -> ``start`` (tote or order
+    barcode); packed -> ``ship`` (the shipping label); every unit verified but no carton ->
+    ``carton``; otherwise -> ``verify`` (an item)."""
+    if status is None:
+        return "start"
+    if status == "packed":
+        return "ship"
+    if to_verify == 0 and not carton:
+        return "carton"
+    return "verify"

@@ -29,6 +29,7 @@ class Floor:
         self.site_id = store.site_id
         self.weight_source = weight_source
         self.print_queue = print_queue
+        self.device_health: Callable[[], dict] | None = None   # set by edge.runtime.EdgeNode (devices.health snapshot)
         self.scan_gate = ScanGate(cfg.devices.scan_debounce_ms, clock)
         self.auth = Auth(self)
         self.receiving = Receiving(self)
@@ -60,7 +61,13 @@ class Floor:
                 "outbox_depth": db.outbox_depth(conn),
                 "next": "Resolve weight holds and exceptions first",
             }
-        return self.store.read(fn)
+        out = self.store.read(fn)
+        if self.device_health is not None:
+            snap = self.device_health()
+            out["device_health"] = [{"device": name, **d} for name, d in snap["devices"].items()]
+            out["printers_ok"] = snap["printers_ok"]
+            out["station"] = snap.get("station")
+        return out
 
     def reprint(self, actor, job_id: str, reason: str) -> dict:
         from edge.errors import InvalidState

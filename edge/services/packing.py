@@ -261,5 +261,25 @@ class Packing(Service):
             except Exception as exc:  # noqa: BLE001 - the jobs stay queued in the store and are resubmitted on start
                 log_event(logger, "edge_print_submit_failed", level=logging.WARNING, error=str(exc))
 
+    def station_scan(self, actor: Actor, fo_id: str | None, code: str) -> dict:
+        """One scan at a pack station (serial scanner or the handheld's pack page): start, verify,
+        carton or ship — whichever the order in hand needs (``edge.core.packing.station_step``)."""
+        from edge.core.packing import station_step
+
+        current = None
+        if fo_id:
+            current = self.store.read(lambda c: db.fo_get(c, fo_id))
+            if current is not None and current["status"] in ("shipped", "unfulfillable"):
+                current = None
+        if current is None:
+            return self.start(actor, code)
+        v = self.get(current["fo_id"])
+        step = station_step(v["status"], v["to_verify"], v["carton"])
+        if step == "ship":
+            return self.floor.shipping.confirm(actor, current["fo_id"], code)
+        if step == "carton":
+            return self.carton(actor, current["fo_id"], code)
+        return self.scan_item(actor, current["fo_id"], code)
+
     def holds(self) -> list[dict]:
         return self.store.read(lambda c: db.fos_by_status(c, ["weight_hold"]))

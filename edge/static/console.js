@@ -4,7 +4,7 @@
   const esc = (s) => String(s == null ? "" : s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]));
   const pill = (s) => {
     const cls = { shipped: "ok", done: "ok", packed: "ok", accepted: "ok", weight_hold: "bad", cancelled: "bad", failed: "bad",
-                  unknown: "bad", short: "bad", error: "bad", online: "ok", on_hold: "warn", queued: "warn", recount_required: "warn", sent: "warn" }[s] || "";
+                  unknown: "bad", short: "bad", error: "bad", offline: "bad", online: "ok", on_hold: "warn", queued: "warn", recount_required: "warn", sent: "warn" }[s] || "";
     return '<span class="pill ' + cls + '">' + esc(s) + "</span>";
   };
   const hhmm = (v) => esc(String(v || "").slice(11, 19));
@@ -37,8 +37,16 @@
     $("prints").innerHTML = table(d.print_jobs, [["job", "job_id", (v) => esc(String(v).slice(0, 8))], ["kind", "kind"], ["order", "fo_id"],
                                                  ["state", "state", pill], ["error", "error"]]);
     $("exceptions").innerHTML = table(d.exceptions, [["time", "at", hhmm], ["who", "username"], ["step", "action"], ["why", "code"], ["message", "message"]]);
-    $("devices").innerHTML = table(d.devices, [["device", "device_id"], ["address", "address"], ["status", "status", pill],
-                                               ["detail", "detail"], ["seen", "last_seen", hhmm]]);
+    if (d.device_health) {
+      const banner = d.printers_ok ? "" : '<p class="pill bad">No label printer online — central stops routing new orders here</p>';
+      const st = d.station ? '<p>Pack station ' + esc(d.station.device) + " · " + esc(d.station.user) + " · order " +
+        esc(d.station.fo_id || "—") + " · " + esc(d.station.last ? d.station.last.next : "waiting for a scan") + "</p>" : "";
+      $("devices").innerHTML = banner + table(d.device_health, [["device", "device"], ["kind", "kind"], ["state", "state", pill],
+                                               ["last error", "last_error"], ["since", "since", hhmm], ["checked", "checked_at", hhmm]]) + st;
+    } else {
+      $("devices").innerHTML = table(d.devices, [["device", "device_id"], ["address", "address"], ["status", "status", pill],
+                                                 ["detail", "detail"], ["seen", "last_seen", hhmm]]);
+    }
     $("counts").innerHTML = table(d.counts, [["bin", "location"], ["SKU", "sku"], ["counted", "counted"], ["expected", "expected"],
                                              ["status", "status", pill], ["by", "counted_by"]]);
   }
