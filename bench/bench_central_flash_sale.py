@@ -112,12 +112,13 @@ def raw_update_rate(store: CentralStore, n_clients: int, n_updates: int, time_li
     return done / secs
 
 
-def _client_process(url: str, work: list, n_threads: int, ready, go, results, time_limit_s: float) -> None:
+def _client_process(url: str, work: list, n_threads: int, ready, go, results, time_limit_s: float,
+                    group_commit: bool | None = None) -> None:
     """One OS process of clients (the GIL caps one process at one core): n_threads concurrent clients."""
     import logging
 
     logging.disable(logging.WARNING)
-    store = CentralStore(url, pool_size=n_threads + 2)
+    store = CentralStore(url, pool_size=n_threads + 2, group_commit=group_commit)
     svc = CentralService(store)
     svc.create_order("flash", work[0])        # warm caches (routing network, sites, SKUs)
     stats = {"released": 0, "backordered": 0}
@@ -131,11 +132,13 @@ def _client_process(url: str, work: list, n_threads: int, ready, go, results, ti
     ready.put(1)
     go.wait()
     done, secs, errors = run_clients(n_threads, work[1:], place, time_limit_s)
+    group = store.group_stats()
     store.close()
-    results.put({"done": done + 1, "errors": errors[:3], "n_errors": len(errors), **stats})
+    results.put({"done": done + 1, "errors": errors[:3], "n_errors": len(errors), **stats, **group})
 
 
-def bench(label: str, url: str, n_orders: int, n_clients: int, n_procs: int, time_limit_s: float) -> list[dict]:
+def bench(label: str, url: str, n_orders: int, n_clients: int, n_procs: int, time_limit_s: float,
+          group_commit: bool | None = None) -> list[dict]:
     import multiprocessing as mp
 
     store = CentralStore(url, pool_size=n_clients + 4)
@@ -150,7 +153,7 @@ def bench(label: str, url: str, n_orders: int, n_clients: int, n_procs: int, tim
     ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
     slices = [work[i::n_procs] for i in range(n_procs)]
     threads_per = [n_clients // n_procs + (1 if i < n_clients % n_procs else 0) for i in range(n_procs)]
-    procs = [ctx.Process(target=_client_process, args=(url, sl, tp, ready, go, results, time_limit_s))
+    procs = [ctx.Process(target=_client_process, args=(url, sl, tp, ready, go, results, time_limit_s, group_commit))
              for sl, tp in zip(slices, threads_per)]
     for p in procs:
         p.start()
@@ -177,6 +180,8 @@ def bench(label: str, url: str, n_orders: int, n_clients: int, n_procs: int, tim
                     "backordered_only": sum(o["backordered"] for o in outs),
                     "errors": sum(o["n_errors"] for o in outs), "units_reserved": units_reserved,
                     "supply_units": per_site * 300,
+                    "group_commit": {"batches": sum(o["batches"] for o in outs),
+                                     "requests": sum(o["requests"] for o in outs)},
                     "baseline_is": "one conditional UPDATE per transaction, same clients, same table"}},
         {"name": f"flash_sale_oversold_units_{label}", "value": check["oversold_units"], "unit": "units",
          "baseline": 0, "ratio": None, "detail": {"ledger_mismatches": len(check["mismatches"]),
@@ -245,14 +250,17 @@ def main() -> None:
                          "process (one writer per SQLite file)")
     ap.add_argument("--pg", default=None, help="PostgreSQL URL to use instead of a throwaway cluster")
     ap.add_argument("--no-pg", action="store_true")
+    ap.add_argument("--group-commit", choices=("auto", "on", "off"), default="auto",
+                    help="intake group commit (auto: the store's default, on for SQLite, off for PostgreSQL)")
     ap.add_argument("--time-limit", type=float, default=300.0, help="seconds per phase, at most")
     args = ap.parse_args()
     n = args.orders or (1500 if args.quick else 10_000)
+    gc = {"auto": None, "on": True, "off": False}[args.group_commit]
     import logging
     logging.disable(logging.WARNING)
     tmp = tempfile.mkdtemp(prefix="floorsync-bench-")
     try:
-        for row in bench("sqlite", f"sqlite:///{tmp}/central.db", n, args.clients, 1, args.time_limit):
+        for row in bench("sqlite", f"sqlite:///{tmp}/central.db", n, args.clients, 1, args.time_limit, gc):
             print(json.dumps(row), flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -263,7 +271,7 @@ def main() -> None:
             print(json.dumps({"name": "flash_sale_postgres", "value": None, "unit": "skipped", "baseline": None,
                               "ratio": None, "detail": "PostgreSQL not installed"}))
             return
-        for row in bench("postgres", url, n, args.clients, args.procs, args.time_limit):
+        for row in bench("postgres", url, n, args.clients, args.procs, args.time_limit, gc):
             print(json.dumps(row), flush=True)
 
 

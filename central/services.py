@@ -95,7 +95,7 @@ class CentralService:
                 self.ops.emit_release(conn, order, fo)
             return order, True
 
-        result, created = self.store.run(tx)
+        result, created = self.store.run_grouped(tx)   # group commit (SQLite default): one commit per batch
         if not created:
             return self.get_order(merchant_id, result), False
         log_event(logger, "order_created", level=logging.DEBUG, merchant_id=merchant_id, order_id=result["order_id"],

@@ -1028,9 +1028,17 @@ class CentralStore(CentralQueries):
     """Owns central's database. ``url``: SQLAlchemy URL, e.g. ``sqlite:///central.db`` or
     ``postgresql+psycopg://user@host:port/db``."""
 
-    def __init__(self, url: str, *, pool_size: int = 20):
+    def __init__(self, url: str, *, pool_size: int = 20, group_commit: bool | None = None, group_max: int = 64):
+        """``group_commit``: order intake (``run_grouped``) queues concurrent requests and commits them
+        together in one transaction on one writer thread (default: on for SQLite, whose writers are
+        serialised anyway; off for PostgreSQL, where concurrent transactions overlap their round trips)."""
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        self.group_commit = self.is_sqlite if group_commit is None else bool(group_commit)
+        self.group_max = group_max
+        self._group: _GroupWriter | None = None
+        self._group_lock = threading.Lock()
+        self._group_conn: Connection | None = None
         if self.is_sqlite:
             self.engine: Engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
                                                 pool_size=pool_size, max_overflow=pool_size)
@@ -1043,6 +1051,10 @@ class CentralStore(CentralQueries):
 
     # ---------------------------------------------------------------- lifecycle
     def close(self) -> None:
+        with self._group_lock:
+            group, self._group = self._group, None
+        if group is not None:
+            group.stop()
         self.engine.dispose()
 
     @contextlib.contextmanager
@@ -1083,6 +1095,26 @@ class CentralStore(CentralQueries):
                     continue
                 raise StoreError(f"database error: {exc.orig if hasattr(exc, 'orig') else exc}") from exc
 
+    def run_grouped(self, fn):
+        """Like ``run`` but with group commit when enabled: ``fn(conn)`` runs on the writer thread inside
+        a SAVEPOINT of a transaction shared with other queued requests; returns (or raises) after that
+        transaction committed. A domain error rolls back only its own savepoint; a database error, or a
+        failed batch, re-runs the request alone through ``run`` (with its retries)."""
+        if not self.group_commit:
+            return self.run(fn)
+        with self._group_lock:
+            group = self._group
+            if group is None:
+                group = self._group = _GroupWriter(self, self.group_max)
+        if threading.current_thread() is group.thread:
+            return fn(self._group_conn)   # nested call from a queued request: same transaction
+        return group.submit(fn)
+
+    def group_stats(self) -> dict[str, int]:
+        """Group commit so far: committed batches and the requests they carried."""
+        g = self._group
+        return {"batches": g.batches, "requests": g.requests} if g else {"batches": 0, "requests": 0}
+
     def create_all(self) -> None:
         """Create every table (central's and the sync journal's) and record schema versions."""
         from sync import central_journal
@@ -1120,6 +1152,116 @@ class CentralStore(CentralQueries):
             conn.commit()
 
 
+
+
+class _GroupJob:
+    __slots__ = ("fn", "done", "result", "error", "alone")
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.done = threading.Event()
+        self.result = None
+        self.error: BaseException | None = None
+        self.alone = False
+
+
+class _GroupWriter:
+    """Group commit for order intake (as the edge store's single writer): one thread takes every
+    queued request, runs each in a SAVEPOINT of ONE transaction, commits once, then answers them all.
+    The reservation inside each request is still the conditional UPDATE, so no oversell is possible."""
+
+    def __init__(self, store: CentralStore, max_batch: int):
+        import queue
+
+        self.store = store
+        self.max_batch = max(1, max_batch)
+        self.q: Any = queue.SimpleQueue()
+        self._empty = queue.Empty
+        self.closed = False
+        self.batches = 0      # committed batches and the requests they carried (stats, tests)
+        self.requests = 0
+        self.thread = threading.Thread(target=self._loop, name="central-group-commit", daemon=True)
+        self.thread.start()
+
+    def submit(self, fn):
+        if self.closed:
+            return self.store.run(fn)
+        job = _GroupJob(fn)
+        self.q.put(job)
+        job.done.wait()
+        if job.alone:
+            return self.store.run(fn)
+        if job.error is not None:
+            raise job.error
+        return job.result
+
+    def stop(self) -> None:
+        self.closed = True
+        self.q.put(None)
+        self.thread.join(timeout=60)
+        while True:   # anything queued after the stop marker runs alone in its caller's thread
+            try:
+                job = self.q.get_nowait()
+            except self._empty:
+                break
+            if job is not None:
+                job.alone = True
+                job.done.set()
+
+    def _loop(self) -> None:
+        while True:
+            job = self.q.get()
+            if job is None:
+                return
+            batch = [job]
+            stop = False
+            while len(batch) < self.max_batch:
+                try:
+                    nxt = self.q.get_nowait()
+                except self._empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                batch.append(nxt)
+            try:
+                self._run_batch(batch)
+                self.batches += 1
+                self.requests += len(batch)
+            except Exception:  # noqa: BLE001 - the shared transaction failed: each request retries alone
+                for j in batch:
+                    j.alone, j.error, j.result = True, None, None
+            for j in batch:
+                j.done.set()
+            if stop:
+                return
+
+    def _run_batch(self, batch: list[_GroupJob]) -> None:
+        pg = not self.store.is_sqlite
+        with self.store.transaction() as conn:
+            cur = conn.connection.dbapi_connection.cursor()
+            self.store._group_conn = conn
+            try:
+                cur.execute("SAVEPOINT fs_job")
+                for i, job in enumerate(batch):
+                    try:
+                        job.result = job.fn(conn)
+                    except DBAPIError:
+                        cur.execute("ROLLBACK TO SAVEPOINT fs_job")
+                        job.alone = True          # a database error: its own transaction, usual retries
+                    except Exception as exc:  # noqa: BLE001 - a domain error belongs to its request only
+                        cur.execute("ROLLBACK TO SAVEPOINT fs_job")
+                        job.error = exc
+                    last = i == len(batch) - 1
+                    if pg and not last:
+                        cur.execute("RELEASE SAVEPOINT fs_job; SAVEPOINT fs_job")   # one round trip
+                    else:
+                        cur.execute("RELEASE SAVEPOINT fs_job")
+                        if not last:
+                            cur.execute("SAVEPOINT fs_job")
+            finally:
+                self.store._group_conn = None
+                cur.close()
 
 
 def _greatest0(expr):

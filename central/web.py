@@ -41,6 +41,8 @@ def create_app(cfg, store: CentralStore, *, service: CentralService | None = Non
     app.extensions["central_service"] = svc
     app.register_blueprint(api_blueprint(svc))
     app.register_blueprint(ops_blueprint(svc))
+    from central.routing.web import register_routing  # checkout promise + coverage API (routing package)
+    register_routing(app, svc)
 
     @app.get("/healthz")
     def healthz():

@@ -3,8 +3,9 @@ every SQL statement the edge runs (the sync tables excepted: ``sync.edge_journal
 
 Concurrency model:
 - ONE writer thread owns the only read-write connection. ``write(fn)`` queues ``fn`` and waits.
-  The writer drains the queue in small groups: each ``fn`` runs inside its own SAVEPOINT within
-  one ``BEGIN IMMEDIATE`` transaction that commits once for the group (group commit), and the
+  The writer drains the queue in small groups: each ``fn`` runs inside its own SAVEPOINT (a
+  group of one needs none) within one ``BEGIN IMMEDIATE`` transaction that commits once for the
+  group (group commit), and the
   callers are answered only after the COMMIT is durable (``synchronous=FULL``). An ``fn`` that
   raises is rolled back to its savepoint alone; its caller gets the exception.
 - Readers use per-thread connections in WAL mode (``query_only``), so they never block the
@@ -329,20 +330,34 @@ class EdgeStore:
             for _fn, fut in batch:
                 fut.set_exception(StoreError(f"cannot begin transaction: {exc}"))
             return
-        for fn, fut in batch:
-            conn.execute("SAVEPOINT w")
+        if len(batch) == 1:
+            # a group of one needs no savepoint: its failure rolls back the whole transaction
+            fn, fut = batch[0]
             try:
                 value = fn(conn)
             except BaseException as exc:  # noqa: BLE001 - handed to the caller
                 try:
-                    conn.execute("ROLLBACK TO w")
-                    conn.execute("RELEASE w")
+                    conn.execute("ROLLBACK")
                 except sqlite3.Error:
                     pass
-                results.append((fut, False, exc))
-            else:
-                conn.execute("RELEASE w")
-                results.append((fut, True, value))
+                fut.set_exception(exc)
+                return
+            results.append((fut, True, value))
+        else:
+            for fn, fut in batch:
+                conn.execute("SAVEPOINT w")
+                try:
+                    value = fn(conn)
+                except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                    try:
+                        conn.execute("ROLLBACK TO w")
+                        conn.execute("RELEASE w")
+                    except sqlite3.Error:
+                        pass
+                    results.append((fut, False, exc))
+                else:
+                    conn.execute("RELEASE w")
+                    results.append((fut, True, value))
         try:
             conn.execute("COMMIT")
         except sqlite3.Error as exc:

@@ -63,6 +63,41 @@ def _next_seq(conn: Connection, site_id: str, stream: str) -> int:
     return row[0]
 
 
+# emit() runs once per released fulfillment order (the order-intake hot path): its statements go
+# straight to the DBAPI connection of the caller's Connection (same transaction), skipping
+# SQLAlchemy's per-call statement building. Same SQL on SQLite (qmark) and psycopg (%s).
+_RAW_EMIT = {
+    "seq": "UPDATE sync_seq SET next_seq = next_seq + 1 WHERE site_id = ? AND stream = ? RETURNING next_seq",
+    "seq_new": "INSERT INTO sync_seq (site_id, stream, next_seq) VALUES (?, ?, 1)",
+    "outbox": "INSERT INTO sync_outbox (site_id, seq, event_id, merchant_id, type, occurred_at, body) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?)",
+}
+_RAW_BY_DIALECT = {"sqlite": _RAW_EMIT, "postgresql": {k: v.replace("?", "%s") for k, v in _RAW_EMIT.items()}}
+
+
+def _raw_sql(conn: Connection) -> dict | None:
+    raw = _RAW_BY_DIALECT.get(conn.dialect.name)
+    if raw is None or conn.dialect.driver not in ("pysqlite", "psycopg"):
+        return None
+    return raw
+
+
+def _raw_exec(conn: Connection, raw: dict, name: str, params: tuple):
+    """One statement on the caller's transaction; driver errors surface as SQLAlchemy's (retry logic)."""
+    from sqlalchemy.exc import DBAPIError
+
+    if not conn.in_transaction():
+        conn.begin()  # what conn.execute would do (autobegin), so the caller's commit covers these rows
+    cur = conn.connection.dbapi_connection.cursor()
+    dbapi_error = conn.dialect.loaded_dbapi.Error
+    try:
+        cur.execute(raw[name], params)
+        return cur.fetchone() if name == "seq" else None
+    except dbapi_error as exc:
+        raise DBAPIError.instance(raw[name], params, exc, dbapi_error, dialect=conn.dialect) from exc
+    finally:
+        cur.close()
+
 def emit(conn: Connection, site_id: str, event_type: str, body: dict, *, merchant_id: str) -> Envelope:
     """Append a down-stream event for ``site_id`` inside the caller's open transaction.
 
@@ -71,12 +106,23 @@ def emit(conn: Connection, site_id: str, event_type: str, body: dict, *, merchan
     if stream_of(event_type) != DOWN:
         raise ValueError(f"{event_type} is not a down-stream event")
     validate_body(event_type, body)
-    seq = _next_seq(conn, site_id, DOWN)
     event_id = new_event_id()
     occurred_at = utc_now_iso()
-    conn.execute(insert(sync_outbox).values(
-        site_id=site_id, seq=seq, event_id=event_id, merchant_id=merchant_id, type=event_type,
-        occurred_at=occurred_at, body=json.dumps(body, separators=(",", ":"))))
+    raw = _raw_sql(conn)
+    if raw is None:  # another dialect: the portable (slower) statements
+        seq = _next_seq(conn, site_id, DOWN)
+        conn.execute(insert(sync_outbox).values(
+            site_id=site_id, seq=seq, event_id=event_id, merchant_id=merchant_id, type=event_type,
+            occurred_at=occurred_at, body=json.dumps(body, separators=(",", ":"))))
+    else:
+        row = _raw_exec(conn, raw, "seq", (site_id, DOWN))
+        if row is None:
+            _raw_exec(conn, raw, "seq_new", (site_id, DOWN))
+            seq = 1
+        else:
+            seq = row[0]
+        _raw_exec(conn, raw, "outbox", (site_id, seq, event_id, merchant_id, event_type, occurred_at,
+                                        json.dumps(body, separators=(",", ":"))))
     return Envelope(SCHEMA_VERSION, event_id, merchant_id, site_id, DOWN, seq, "central", event_type, occurred_at, body)
 
 

@@ -85,6 +85,7 @@ class CentralSync:
         self._thread: threading.Thread | None = None
         self._last_pump = 0.0
         self._last_stale_check = 0.0
+        self._last_progress_log = 0.0
         self._started = time.monotonic()
         self.counters: Counter = Counter()
         self._retry_at = 0.0
@@ -479,6 +480,12 @@ class CentralSync:
         if now - self._last_stale_check >= 1.0:
             self._last_stale_check = now
             self._check_stale(now)
+        if now - self._last_progress_log >= 5.0:
+            self._last_progress_log = now
+            for st in self.sites.values():
+                p = st.progress
+                if p.behind or st.seq_up.buffered:
+                    log_event(logger, "sync_catchup_progress", site_id=st.site_id, stream="up", **p.as_dict())
 
     def _pump(self, now: float) -> None:
         try:

@@ -339,6 +339,9 @@ class EdgeSync:
         self._last_heartbeat = now
         stats = self.store.read(edge_journal.outbox_stats)
         self._stats = dict(stats)
+        if stats["depth"]:
+            log_event(logger, "sync_catchup_progress", site_id=self.site, stream="up",
+                      **self.status(stats)["up"]["progress"])
         try:
             devices = dict(self.health_fn() or {})
         except Exception as exc:  # noqa: BLE001 - a broken health probe must not stop sync
@@ -370,8 +373,8 @@ class EdgeSync:
             self.counters["digests"] += 1
 
     # ------------------------------------------------------------------ status
-    def status(self) -> dict:
-        stats = self.store.read(edge_journal.outbox_stats)
+    def status(self, stats: dict | None = None) -> dict:
+        stats = stats or self.store.read(edge_journal.outbox_stats)
         now = time.monotonic()
         recent = [(t, n) for t, n in self._retire_times if now - t <= 10]
         self._retire_times = recent

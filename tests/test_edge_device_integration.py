@@ -79,7 +79,9 @@ def test_a_reprint_after_a_restart_finds_the_job_in_the_store(edge_store, zpl_si
 
 # ---------------------------------------------------------------- the edge node with real devices
 
+import json  # noqa: E402
 import time  # noqa: E402
+import uuid  # noqa: E402
 
 from devices.discovery import CONSOLE_TYPE, browse  # noqa: E402
 from devices.sim.scanner import GS, ScannerSim  # noqa: E402
@@ -89,10 +91,10 @@ from tests.fixtures_edge import make_catalog, pick_all, release, sku_gtin  # noq
 PICKER, MANAGER = Actor("picker1", "picker"), Actor("manager1", "manager")
 
 
-def _node_cfg(tmp_path, printer_port: int, **devices):
+def _node_cfg(tmp_path, printer_port: int, site_id: str = "EWR1", **devices):
     from floorsync import config as config_mod
 
-    env = {"FLOORSYNC_GENERAL_DATA_DIR": str(tmp_path), "FLOORSYNC_EDGE_SITE_ID": "EWR1",
+    env = {"FLOORSYNC_GENERAL_DATA_DIR": str(tmp_path), "FLOORSYNC_EDGE_SITE_ID": site_id,
            "FLOORSYNC_DEVICES_SCAN_DEBOUNCE_MS": "0", "FLOORSYNC_DEVICES_PRINTER_KIND": "zpl",
            "FLOORSYNC_DEVICES_PRINTER_HOST": "127.0.0.1", "FLOORSYNC_DEVICES_PRINTER_PORT": str(printer_port),
            "FLOORSYNC_DEVICES_PRINTER_TIMEOUT_S": "1.0", "FLOORSYNC_DEVICES_HEALTH_POLL_S": "0.1",
@@ -137,6 +139,7 @@ def test_printer_health_drives_the_console_and_the_heartbeats_printers_ok(tmp_pa
     assert _until(lambda: node.health()["printers_ok"]), node.health()
     hb = node.health()
     assert hb["label_printer"] == "zpl" and hb["devices"]["label-printer"]["state"] == "online"
+    assert json.loads(json.dumps(hb)) == hb     # travels as-is in the sync heartbeat's ``devices``
     assert zpl_sim.status_queries >= 1          # the probe asked the printer (~HS over TCP)
 
     zpl_sim.set_fault("head_open")
@@ -158,15 +161,16 @@ def test_printer_health_drives_the_console_and_the_heartbeats_printers_ok(tmp_pa
 
 
 def test_the_console_is_advertised_on_loopback_while_serving_and_withdrawn_on_stop(tmp_path, zpl_sim, node_factory):
-    node = node_factory(_node_cfg(tmp_path, zpl_sim.port), seed_catalog=False)
+    site = "ZC" + uuid.uuid4().hex[:8].upper()   # loopback mDNS is shared with anything else running here
+    node = node_factory(_node_cfg(tmp_path, zpl_sim.port, site_id=site), seed_catalog=False)
     node.start(with_sync=False, http_port=18_123, http_host="127.0.0.1")
-    found = [s for s in browse((CONSOLE_TYPE,), timeout_s=1.5, interface="127.0.0.1") if s.properties.get("site_id") == "EWR1"]
+    found = [s for s in browse((CONSOLE_TYPE,), timeout_s=1.5, interface="127.0.0.1") if s.properties.get("site_id") == site]
     assert [(s.port, s.addresses, s.properties["role"], s.properties["path"]) for s in found] == \
         [(18_123, ("127.0.0.1",), "edge", "/console")]
     node.stop()
     assert node.advertiser._zc is None
     assert [s for s in browse((CONSOLE_TYPE,), timeout_s=1.0, interface="127.0.0.1")
-            if s.properties.get("site_id") == "EWR1"] == []
+            if s.properties.get("site_id") == site] == []
 
 
 def test_a_pack_station_serial_scanner_packs_and_ships_through_the_same_workflow(tmp_path, zpl_sim, node_factory):

@@ -28,8 +28,9 @@ def api(sqlite_store, network):
         acme = sqlite_store.create_api_key(conn, "acme", "read")[1]
         bolt = sqlite_store.create_api_key(conn, "bolt", "read")[1]
     app = create_app(config_mod.load(env={}), sqlite_store, service=svc)
-    if "routing" not in app.blueprints:   # central's app factory may already mount it
-        register_routing(app, svc, network_provider=NetworkProvider(network), clock=lambda: NOW)
+    if "routing" not in app.blueprints:   # central's app factory mounts it; older trees did not
+        register_routing(app, svc)
+    app.extensions["routing"].update(network=NetworkProvider(network), clock=lambda: NOW)
     client = app.test_client()
 
     def post(body, key=acme):

@@ -111,3 +111,55 @@ def test_edge_rejects_bad_down_input_and_keeps_working(sync_broker, tmp_path):
         central.close()
         edge.stop()
         estore.close()
+
+
+def test_newer_schema_is_parked_not_dropped_and_a_rebuilt_edge_starts_a_new_epoch(sync_broker, tmp_path):
+    from sync import central_journal, edge_journal
+    from tests.fixtures_sync import central_on_hand, edge_adjust, outbox_depth
+
+    b = sync_broker
+    cat = small_catalog()
+    cstore = open_central(f"sqlite:///{tmp_path}/central.db", cat)
+    estore = open_edge(tmp_path / "e.db", "EWR1", cat)
+    central = CentralSync(b.cfg("central"), cstore)
+    central.start()
+    assert central.wait_ready()
+    edge = EdgeSync(b.cfg("EWR1"), estore, digest_fn=False)
+    edge.start()
+    assert edge.wait_ready()
+    try:
+        for _ in range(10):
+            edge_adjust(estore, MERCHANT, "SKU-0001", 1)
+        wait_until(lambda: outbox_depth(estore) == 0, 20, "first epoch drained")
+        old_epoch = edge.epoch
+        edge.stop()
+        for _ in range(5):
+            edge_adjust(estore, MERCHANT, "SKU-0001", 1)  # committed while away ...
+        new = estore.write(edge_journal.new_epoch)  # ... then the database is restored: a new epoch
+        edge = EdgeSync(b.cfg("EWR1"), estore, digest_fn=False)
+        edge.start()
+        assert edge.wait_ready()
+        wait_until(lambda: outbox_depth(estore) == 0, 20, "new epoch drained")
+        rows = central_inbox(cstore, "EWR1")
+        assert [(r["epoch"], r["seq"]) for r in rows] == [(old_epoch, s) for s in range(1, 11)] + \
+            [(new, s) for s in range(11, 16)]
+        with cstore.read() as conn:
+            assert central_journal.retired_epochs(conn, "EWR1") == {old_epoch}
+        before = central_on_hand(cstore, "EWR1")
+        edge.stop()
+        raw = Raw(b.port, "EWR1", b.creds["EWR1"], "x")
+        # a replay from the retired epoch, then an envelope from a newer protocol version
+        raw.pub(topics.up_events("EWR1"), encode_batch([env(11, old_epoch, eid="old-11")]))
+        newer = {**env(16, new).to_dict(), "schema": 2, "body": {"whatever": "v2 looks like"}}
+        raw.pub(topics.up_events("EWR1"), raw_batch([newer], new))
+        wait_until(lambda: central.status()["sites"]["EWR1"]["rejected"] == {"old_epoch": 1, "schema_newer": 1}, 10,
+                   "old epoch refused and newer schema parked")
+        parked = central.recent()["parked"]
+        assert len(parked) == 1 and parked[0]["seq"] == 16 and parked[0]["reason"] == "schema_newer"
+        assert central_on_hand(cstore, "EWR1") == before and len(central_inbox(cstore, "EWR1")) == 15
+        raw.close()
+    finally:
+        edge.stop()
+        central.stop()
+        estore.close()
+        cstore.close()

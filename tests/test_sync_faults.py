@@ -25,7 +25,7 @@ import pytest
 from tests.fixtures_sync import (Broker, central_inbox, central_on_hand, nonzero, open_central,
                                  small_catalog, wait_until)
 from tests.support import free_port, stop_process
-from tests.sync_procs import workload
+from tests.fixtures_sync import workload
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,7 +56,7 @@ class Cluster:
     def _spawn(self, name: str, argv: list[str], env: dict) -> subprocess.Popen:
         log = open(self.tmp / f"{name}.log", "ab")
         self.logs.append(log)
-        return subprocess.Popen([sys.executable, "-m", "tests.sync_procs", *argv], cwd=ROOT, env=env,
+        return subprocess.Popen([sys.executable, "-m", "tests.fixtures_sync", *argv], cwd=ROOT, env=env,
                                 stdout=log, stderr=subprocess.STDOUT)
 
     def edge_db(self, site: str) -> Path:

@@ -209,7 +209,7 @@ def test_reordering_and_drops_through_a_chaos_relay(sync_broker, tmp_path):
     """The edge talks to the broker through a relay that shuffles its PUBLISH packets within windows
     of 200 and loses 1% of them after acknowledging (3,000 events, one per message): gaps are
     repaired by resend_from, nothing is applied out of order, twice, or lost."""
-    from tests.sync_chaos import ChaosRelay
+    from tests.fixtures_sync import ChaosRelay
 
     cat = small_catalog()
     cstore = open_central(f"sqlite:///{tmp_path}/central.db", cat)
@@ -256,5 +256,66 @@ def test_reordering_and_drops_through_a_chaos_relay(sync_broker, tmp_path):
         edge.stop()
         central.stop()
         relay.close()
+        estore.close()
+        cstore.close()
+
+
+def test_physical_fact_wins_across_an_outage(sync_broker, tmp_path):
+    """Central releases an order to EWR1; the edge, cut off, ships it; meanwhile ops cancel it at
+    central. After reconnect the shipment is applied (stock leaves, the order becomes `exception`),
+    and the edge keeps the shipment (the late cancellation cannot undo it). Nothing is discarded."""
+    from central.services import CentralService
+    from edge import store as db
+    from sync import edge_journal
+    from tests.fixtures_central import order_payload
+
+    cat = small_catalog(("EWR1",))
+    cstore = open_central(f"sqlite:///{tmp_path}/central.db", cat)
+    svc = CentralService(cstore)
+    from central import sync_handlers
+
+    sync_handlers.configure(svc.ops)
+    estore = open_edge(tmp_path / "ewr1.db", "EWR1", cat)
+    central = CentralSync(sync_broker.cfg("central"), cstore, set_health=svc.set_site_health)
+    central.start()
+    assert central.wait_ready()
+    edge = EdgeSync(sync_broker.cfg("EWR1"), estore, digest_fn=False)
+    edge.start()
+    assert edge.wait_ready()
+    try:
+        sku = next(r["sku"] for r in cat["stock"] if r["site_id"] == "EWR1" and r["qty"] >= 2)
+        order, _ = svc.create_order(MERCHANT, order_payload("PF-1", [(sku, 2)]))
+        [fo] = order["fulfillment_orders"]
+        wait_until(lambda: estore.read(lambda c: db.fo_get(c, fo["fo_id"])), 20, "order released to the edge")
+        edge.stop()  # the WAN goes down
+        fo_edge = estore.read(lambda c: db.fo_get(c, fo["fo_id"]))
+        lines = estore.read(lambda c: db.fo_lines(c, fo["fo_id"]))
+
+        def ship(conn):  # the floor's shipping transaction: status and outbox event commit together
+            db.fo_set(conn, fo["fo_id"], status="shipped")
+            db.stock_add(conn, location="A-01-01-1", sku=sku, lot="", expiry=None, delta=-2, cause="ship",
+                         ref=fo["fo_id"], user="packer")
+            edge_journal.emit(conn, "shipment.shipped", {
+                "fo_id": fo["fo_id"], "order_id": order["order_id"], "tracking_number": fo_edge["tracking_number"],
+                "carrier": fo_edge["carrier"], "service": fo_edge["service"], "weight_g": 500,
+                "lines": [{"line_id": ln["line_id"], "sku": ln["sku"], "qty": ln["qty"]} for ln in lines],
+                "shipped_at": "2026-11-23T12:00:00Z"}, merchant_id=MERCHANT)
+        estore.write(ship)
+        before = central_on_hand(cstore, "EWR1")[sku]
+        svc.cancel_order(MERCHANT, order["order_id"], "customer asked")
+        assert svc.get_order(MERCHANT, order["order_id"])["status"] == "cancelled"
+        edge = EdgeSync(sync_broker.cfg("EWR1"), estore, digest_fn=False)
+        edge.start()
+        wait_until(lambda: svc.get_order(MERCHANT, order["order_id"])["status"] == "exception", 20,
+                   "shipment applied after the cancel: order in exception")
+        assert central_on_hand(cstore, "EWR1")[sku] == before - 2
+        wait_until(lambda: outbox_depth(estore) == 0, 10, "shipment acknowledged")
+        wait_until(lambda: any(r["type"] == "order.cancelled" for r in edge_inbox(estore)), 10, "cancel delivered")
+        assert estore.read(lambda c: db.fo_get(c, fo["fo_id"]))["status"] == "shipped"  # the fact stands
+        assert central_on_hand(cstore, "EWR1") == {k: v for k, v in edge_on_hand(estore).items()
+                                                    if k in central_on_hand(cstore, "EWR1")}
+    finally:
+        edge.stop()
+        central.stop()
         estore.close()
         cstore.close()

@@ -137,6 +137,7 @@ def register_routing(app, svc, *, network_provider: Callable[[], Network] | None
 
     Callers authenticate with the same ``Authorization: Bearer <api key>`` as the rest of /api/v1
     (any scope); errors are central's ``CentralError`` / ``RoutingError`` bodies.
+    ``app.extensions["routing"]`` holds ``network`` (a ``NetworkProvider``) and ``clock``.
     """
     from central.errors import Unauthorized
     from central.routing.network import NetworkProvider
@@ -153,7 +154,12 @@ def register_routing(app, svc, *, network_provider: Callable[[], Network] | None
             raise Unauthorized("unknown or revoked API key")
         return key["merchant_id"]
 
-    provider = network_provider or NetworkProvider()
-    app.extensions["routing_network"] = provider
-    app.register_blueprint(routing_blueprint(provider, central_snapshot_provider(svc, clock=clock),
-                                             authenticate=authenticate, clock=clock))
+    # looked up per request, so tests and operators can swap the network in force or the clock
+    settings = app.extensions.setdefault("routing", {})
+    settings.update(network=network_provider or NetworkProvider(), clock=clock)
+
+    def now() -> dt.datetime:
+        return settings["clock"]()
+
+    app.register_blueprint(routing_blueprint(lambda: settings["network"](), central_snapshot_provider(svc, clock=now),
+                                             authenticate=authenticate, clock=now))

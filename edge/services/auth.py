@@ -32,9 +32,14 @@ def check_pin(pin: str, stored: str) -> bool:
 
 
 class Auth(Service):
+    TOKEN_CACHE_MAX = 1024
+
     def __init__(self, floor):
         super().__init__(floor)
         self._secret = None
+        # token -> (username, role, zone, expires) of tokens whose signature was already checked:
+        # every handheld scan presents the same token, so the HMAC is computed once per session.
+        self._verified: dict[str, tuple[str, str, str, int]] = {}
 
     def secret(self) -> bytes:
         if self._secret is None:
@@ -74,6 +79,12 @@ class Auth(Service):
     def verify(self, token: str | None, device: str = "web") -> Actor:
         if not token or "." not in token:
             raise AuthError("log in first", next="Scan your badge")
+        hit = self._verified.get(token)
+        if hit is not None:
+            username, role, zone, expires = hit
+            if expires < time.time():
+                raise AuthError("session expired", next="Log in again")
+            return Actor(username, role, zone or None, device)
         body, sig = token.rsplit(".", 1)
         try:
             payload = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
@@ -85,4 +96,7 @@ class Auth(Service):
             raise AuthError("invalid session", next="Log in again")
         if int(expires) < time.time():
             raise AuthError("session expired", next="Log in again")
+        if len(self._verified) >= self.TOKEN_CACHE_MAX:
+            self._verified.clear()
+        self._verified[token] = (username, role, zone, int(expires))
         return Actor(username, role, zone or None, device)

@@ -12,6 +12,7 @@ from edge.errors import InvalidState, NotFound, OrderBlocked, OverPick, StaleTas
 from edge.services.base import Actor, Service, qty_of, resolve_sku, scan, stock_slots, transition
 
 BLOCKED = ("on_hold", "cancelled")
+_UNKNOWN = object()
 
 
 def blocked_message(fo: dict, return_to: str | None = None) -> str:
@@ -126,8 +127,12 @@ class Picking(Service):
     def view(self, actor: Actor, run_id: str) -> dict:
         return self.store.read(lambda conn: self._view(conn, run_id))
 
-    def _view(self, conn, run_id: str, note: str | None = None) -> dict:
-        run = db.run_get(conn, run_id)
+    def _view(self, conn, run_id: str, note: str | None = None, *, run: dict | None = None, task=_UNKNOWN,
+              sku: dict | None = None) -> dict:
+        """The handheld's screen for a run. A scan passes what it already holds and knows to be
+        current (the run row, the next task, its SKU row) so the hot path skips re-reading them."""
+        if run is None:
+            run = db.run_get(conn, run_id)
         if run is None:
             raise NotFound(f"pick run {run_id} not found")
         prog = db.run_progress(conn, run_id)
@@ -136,9 +141,11 @@ class Picking(Service):
             alerts.append(blocked_message(b, b["return_to"]) + (f" (tote {b['tote']})" if b["status"] == "cancelled" and b["return_to"] else ""))
             if b["status"] == "cancelled" and b["return_to"]:
                 returns.append({"fo_id": b["fo_id"], "tote": b["tote"], "locations": b["return_to"].split(",")})
-        task = db.run_next_task(conn, run_id)
+        if task is _UNKNOWN:
+            task = db.run_next_task(conn, run_id)
+        orders = db.run_orders(conn, run_id)
         out = {"ok": True, "run_id": run_id, "method": run["method"], "status": run["status"], "expect": run["expect"],
-               "orders": db.run_orders(conn, run_id),
+               "orders": orders,
                "progress": prog,
                "alerts": alerts, "returns": returns, "task": None}
         if note:
@@ -150,11 +157,13 @@ class Picking(Service):
                 out["next"] = "Run complete: take the totes to packing"
                 out["done"] = True
             return out
-        sku = db.sku_get(conn, task["sku"]) or {"description": ""}
+        if sku is None or sku["sku"] != task["sku"]:
+            sku = db.sku_get(conn, task["sku"]) or {"description": ""}
         remaining = task["qty"] - task["picked"]
+        tote = next((o["tote"] for o in orders if o["fo_id"] == task["fo_id"]), None)
         out["task"] = {"task_id": task["task_id"], "fo_id": task["fo_id"], "location": task["location"], "sku": task["sku"],
                        "description": sku["description"], "lot": task["lot"] or None, "qty": task["qty"],
-                       "picked": task["picked"], "remaining": remaining, "tote": db.tote_of(conn, run_id, task["fo_id"])}
+                       "picked": task["picked"], "remaining": remaining, "tote": tote}
         if run["expect"] == "location":
             out["next"] = f"Scan bin {task['location']}"
         else:
@@ -202,7 +211,7 @@ class Picking(Service):
                     raise WrongLocation(f"wrong bin {s.text[:20]}: go to {task['location']}", next=f"Scan bin {task['location']}")
                 db.run_set(conn, run_id, expect="item")
                 self.ok(conn, actor, "pick.location", f"task:{task['task_id']}", location=task["location"])
-                return self._view(conn, run_id)
+                return self._view(conn, run_id, run={**run, "expect": "item"}, task=task)
             sku = resolve_sku(conn, s)
             if sku["sku"] != task["sku"]:
                 raise WrongItem(f"wrong item {sku['sku']}: pick {task['sku']} here", next=f"Scan item {task['sku']}")
@@ -214,7 +223,6 @@ class Picking(Service):
             if n > remaining:
                 raise OverPick(f"over-pick: only {remaining} more of {task['sku']} needed here",
                                next=f"Put back {n - remaining}; pick {remaining}")
-            fo = db.fo_get(conn, task["fo_id"])
             db.task_add_picked(conn, task["task_id"], n)
             db.stock_add(conn, location=task["location"], sku=task["sku"], lot=task["lot"], expiry=None, delta=-n,
                          cause="pick", ref=f"fo:{task['fo_id']}", user=actor.username)
@@ -222,6 +230,7 @@ class Picking(Service):
             detail = {"sku": task["sku"], "qty": n, "location": task["location"], "lot": task["lot"]}
             if n == remaining:
                 db.task_set(conn, task["task_id"], status="done")
+                fo = db.fo_get(conn, task["fo_id"])
                 edge_journal.emit(conn, "pick.confirmed", {"fo_id": task["fo_id"], "line_id": task["line_id"],
                                                            "sku": task["sku"], "qty": task["qty"], "location": task["location"],
                                                            "lot": task["lot"] or None}, merchant_id=fo["merchant_id"])
@@ -229,8 +238,10 @@ class Picking(Service):
                 db.run_set(conn, run_id, expect="item" if nxt and nxt["location"] == task["location"] else "location")
                 self._maybe_finish_order(conn, task["fo_id"])
                 self._maybe_finish_run(conn, run_id)
+                self.ok(conn, actor, "pick.item", f"task:{task['task_id']}", **detail)
+                return self._view(conn, run_id, task=nxt, sku=sku)
             self.ok(conn, actor, "pick.item", f"task:{task['task_id']}", **detail)
-            return self._view(conn, run_id)
+            return self._view(conn, run_id, run=run, task={**task, "picked": task["picked"] + n}, sku=sku)
         return self.run(actor, "pick.scan", f"run:{run_id}", fn, scan_code=code)
 
     def short(self, actor: Actor, run_id: str, task_id=None) -> dict:
