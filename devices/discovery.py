@@ -127,14 +127,28 @@ class Advertiser:
             self.service_type, f"{self.instance}.{self.service_type}",
             addresses=[socket.inet_aton(self.address)], port=self.port, properties=self.properties,
             server=f"{safe.lower()}.local.")
-        try:
-            self._zc.register_service(self._info, allow_name_change=True)
-        except Exception as exc:
-            self._zc.close()
-            self._zc = None
-            raise DiscoveryError(f"cannot advertise {self.instance}: {exc}") from exc
+        from zeroconf import EventLoopBlocked
+
+        # Probing + announcing takes ~1.7 s; on a busy host zeroconf's loop can miss its own
+        # deadline (EventLoopBlocked) although nothing is wrong: try again a few times.
+        for attempt in range(1, 4):
+            try:
+                self._zc.register_service(self._info, allow_name_change=True)
+                break
+            except EventLoopBlocked as exc:
+                if attempt < 3:
+                    log_event(logger, "zeroconf_register_retry", instance=self.instance, attempt=attempt)
+                    continue
+                self._fail(exc)
+            except Exception as exc:
+                self._fail(exc)
         log_event(logger, "zeroconf_advertised", service_type=self.service_type, instance=self.instance, port=self.port)
         return self
+
+    def _fail(self, exc: Exception) -> None:
+        self._zc.close()
+        self._zc = None
+        raise DiscoveryError(f"cannot advertise {self.instance}: {exc}") from exc
 
     def stop(self) -> None:
         if self._zc is not None:

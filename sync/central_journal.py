@@ -73,6 +73,11 @@ _RAW_EMIT = {
               "VALUES (?, ?, ?, ?, ?, ?, ?)",
 }
 _RAW_BY_DIALECT = {"sqlite": _RAW_EMIT, "postgresql": {k: v.replace("?", "%s") for k, v in _RAW_EMIT.items()}}
+# PostgreSQL: seq allocation and outbox row in ONE statement (one round trip); no row = no seq row yet
+_RAW_BY_DIALECT["postgresql"]["seq_outbox"] = (
+    "WITH s AS (UPDATE sync_seq SET next_seq = next_seq + 1 WHERE site_id = %s AND stream = %s RETURNING next_seq) "
+    "INSERT INTO sync_outbox (site_id, seq, event_id, merchant_id, type, occurred_at, body) "
+    "SELECT %s, next_seq, %s, %s, %s, %s, %s FROM s RETURNING seq")
 
 
 def _raw_sql(conn: Connection) -> dict | None:
@@ -92,11 +97,12 @@ def _raw_exec(conn: Connection, raw: dict, name: str, params: tuple):
     dbapi_error = conn.dialect.loaded_dbapi.Error
     try:
         cur.execute(raw[name], params)
-        return cur.fetchone() if name == "seq" else None
+        return cur.fetchone() if name in ("seq", "seq_outbox") else None
     except dbapi_error as exc:
         raise DBAPIError.instance(raw[name], params, exc, dbapi_error, dialect=conn.dialect) from exc
     finally:
         cur.close()
+
 
 def emit(conn: Connection, site_id: str, event_type: str, body: dict, *, merchant_id: str) -> Envelope:
     """Append a down-stream event for ``site_id`` inside the caller's open transaction.
@@ -115,14 +121,21 @@ def emit(conn: Connection, site_id: str, event_type: str, body: dict, *, merchan
             site_id=site_id, seq=seq, event_id=event_id, merchant_id=merchant_id, type=event_type,
             occurred_at=occurred_at, body=json.dumps(body, separators=(",", ":"))))
     else:
-        row = _raw_exec(conn, raw, "seq", (site_id, DOWN))
-        if row is None:
-            _raw_exec(conn, raw, "seq_new", (site_id, DOWN))
-            seq = 1
-        else:
+        body_json = json.dumps(body, separators=(",", ":"))
+        row = None
+        if "seq_outbox" in raw:   # PostgreSQL: seq + outbox row in one round trip
+            row = _raw_exec(conn, raw, "seq_outbox", (site_id, DOWN, site_id, event_id, merchant_id, event_type,
+                                                      occurred_at, body_json))
+        if row is not None:
             seq = row[0]
-        _raw_exec(conn, raw, "outbox", (site_id, seq, event_id, merchant_id, event_type, occurred_at,
-                                        json.dumps(body, separators=(",", ":"))))
+        else:
+            row = _raw_exec(conn, raw, "seq", (site_id, DOWN))
+            if row is None:
+                _raw_exec(conn, raw, "seq_new", (site_id, DOWN))
+                seq = 1
+            else:
+                seq = row[0]
+            _raw_exec(conn, raw, "outbox", (site_id, seq, event_id, merchant_id, event_type, occurred_at, body_json))
     return Envelope(SCHEMA_VERSION, event_id, merchant_id, site_id, DOWN, seq, "central", event_type, occurred_at, body)
 
 

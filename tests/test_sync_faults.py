@@ -189,8 +189,9 @@ def test_broker_kill9_during_a_burst(cluster_factory):
                                    "during_ack_handling"])
 def test_edge_kill9_at_crash_points(cluster_factory, point):
     """The edge process dies (os._exit) at a named crash point, 4 times per point (issue: 50), and is
-    restarted each time: every transaction all-or-nothing, no seq reused, nothing lost."""
-    n = 600
+    restarted each time (1,000 events at 200/s): every transaction all-or-nothing, no seq reused,
+    nothing lost."""
+    n = 1000
     c = cluster_factory(["EWR1"])
     c.broker.start()
     c.start_central()
@@ -198,7 +199,7 @@ def test_edge_kill9_at_crash_points(cluster_factory, point):
     crashes = 0
     while crashes < 4 and len(c.committed("EWR1")) < n:
         after = rng.randint(1, 100) if point == "before_commit" else rng.randint(1, 3)  # hits per commit vs per publish
-        p = c.start_edge("EWR1", n, rate=300, FLOORSYNC_CRASHPOINT=point, FLOORSYNC_CRASHPOINT_AFTER=str(after))
+        p = c.start_edge("EWR1", n, rate=200, FLOORSYNC_CRASHPOINT=point, FLOORSYNC_CRASHPOINT_AFTER=str(after))
         try:
             code = p.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -274,10 +275,12 @@ def test_postgres_restart_mid_stream(cluster_factory, tmp_path):
 
     pg = start_pg()
     try:
-        wait_for_port(port, timeout=30)
-        time.sleep(0.5)
-        subprocess.run(run_as + [f"{bindir}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "fs"],
-                       check=True)
+        wait_for_port(port, timeout=60)
+        deadline = time.monotonic() + 60
+        while subprocess.run(run_as + [f"{bindir}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "fs"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode != 0:
+            assert time.monotonic() < deadline, "could not create the test database"
+            time.sleep(0.5)  # still starting up
         n = 1500
         c = cluster_factory(["EWR1", "LAX1"], central_url=f"postgresql+psycopg://postgres@127.0.0.1:{port}/fs")
         c.broker.start()
