@@ -157,7 +157,10 @@ class Ops:
                     after = dict(row)
                     before = dict(row, reserved=row["reserved"] - qty)
                     self.after_stock_change(conn, m, sku, site_id, before, after)
-            self.q.insert_ledger(conn, ledger_rows)
+            if order.get("_new"):   # intake: written with the order row, in one round trip
+                order.setdefault("_ledger", []).extend(ledger_rows)
+            else:
+                self.q.insert_ledger(conn, ledger_rows)
             for i, lines in sorted(won.items()):
                 self.create_fo(conn, order, plan.shipments[i], lines)
                 for l_id, _sku, q in lines:
@@ -172,7 +175,11 @@ class Ops:
         if remaining and backorder_rest:
             ts = None
             for line_id, sku, qty in remaining:
-                self.q.add_backorder(conn, m, order["order_id"], line_id, sku, qty)
+                if order.get("_new"):
+                    order.setdefault("_bo_rows", []).append({"m": m, "o": order["order_id"], "l": line_id,
+                                                             "sku": sku, "q": qty})
+                else:
+                    self.q.add_backorder(conn, m, order["order_id"], line_id, sku, qty)
                 line_changes.setdefault(line_id, [0, 0])[1] += qty
                 backordered += qty
                 if order.get("_new"):
@@ -219,7 +226,10 @@ class Ops:
                   service=sh.service, carrier=sh.carrier, carrier_service=sh.carrier_service,
                   tracking_number=tracking, promised_date=sh.promised_date, ship_by=sh.ship_by, status=status)
         fo_lines = [dict(line_id=l_id, sku=sku, qty=q, qty_reserved=q) for l_id, sku, q in lines]
-        self.q.insert_fo(conn, fo, fo_lines)
+        if order.get("_new"):
+            order.setdefault("_fo_rows", []).append((fo, fo_lines))   # written with the order row
+        else:
+            self.q.insert_fo(conn, fo, fo_lines)
         sites_now = sorted(set(filter(None, (order.get("sites") or "").split(","))) | {sh.site_id})
         order["sites"] = ",".join(sites_now)
         order["promised_date"] = max(filter(None, [order.get("promised_date"), sh.promised_date]))

@@ -88,8 +88,7 @@ class CentralService:
                 need = [(ln["line_id"], ln["sku"], ln["qty"]) for ln in order_in["lines"]]
                 got, back = self.ops.allocate(conn, order, need, actor=actor, weights=weights)
                 events += self.ops.settle_events(order, got, back, actor=actor)
-            self.store.insert_order(conn, order, lines)
-            self.store.add_events(conn, events)
+            self.store.insert_new_order(conn, order, lines, events)   # + deferred ledger/FO/backorder rows
             # down events last: the per-site sequence row they lock is held only until commit
             for fo in order.pop("_emits", []):
                 self.ops.emit_release(conn, order, fo)

@@ -459,6 +459,44 @@ def _multi_row(name: str, pg: bool, rows: list[dict]) -> tuple[str, dict]:
     return sql, flat
 
 
+_CTE_CACHE: dict[tuple, str] = {}
+
+
+def _x_batch(conn: Connection, items: list[tuple[str, list[dict]]]) -> None:
+    """Several hot-path INSERTs (no RETURNING) at once: on PostgreSQL ONE statement of data-modifying
+    CTEs (one round trip instead of one per table); on SQLite one after another (no round trips)."""
+    items = [(n, rows) for n, rows in items if rows]
+    if conn.dialect.name != "postgresql" or len(items) < 2 or sum(len(r) for _, r in items) > 64:
+        for name, rows in items:
+            _x(conn, name, rows)
+        return
+    key = tuple((n, len(rows)) for n, rows in items)
+    sql = _CTE_CACHE.get(key)
+    parts, flat = [], {}
+    for k, (name, rows) in enumerate(items):
+        head, values = _FAST_SQL[name].split(" VALUES ", 1)
+        names = re.findall(r":([a-z_0-9]+)", values)
+        if sql is None:
+            parts.append(head + " VALUES " + ", ".join(
+                re.sub(r":([a-z_0-9]+)", lambda m, i=i: f"%(t{k}_{m.group(1)}_{i})s", values) for i in range(len(rows))))
+        for i, row in enumerate(rows):
+            for n in names:
+                flat[f"t{k}_{n}_{i}"] = row[n]
+    if sql is None:
+        sql = "WITH " + ", ".join(f"w{k} AS ({p})" for k, p in enumerate(parts[:-1])) + " " + parts[-1]
+        _CTE_CACHE[key] = sql
+    info = conn.connection.info
+    cur = info.get("fs_cursor")
+    if cur is None or getattr(cur, "closed", False):
+        cur = info["fs_cursor"] = conn.connection.dbapi_connection.cursor()
+    try:
+        cur.execute(sql, flat)
+    except Exception as exc:
+        info.pop("fs_cursor", None)
+        cur.close()
+        raise _wrap_dbapi(exc, "+".join(n for n, _ in items)) from exc
+
+
 def _wrap_dbapi(exc: Exception, name: str) -> Exception:
     """Raw driver errors become SQLAlchemy's (IntegrityError, OperationalError) so retry logic sees one family."""
     import sqlalchemy.exc as sa_exc
@@ -728,6 +766,25 @@ class CentralQueries:
         _x(conn, "order_insert", {k: order[k] for k in ORDER_COLS})
         _x(conn, "line_insert", [{"qty_allocated": 0, "qty_backordered": 0, **ln, "order_id": order["order_id"],
                                   "merchant_id": order["merchant_id"]} for ln in lines])
+
+    def insert_new_order(self, conn: Connection, order: dict, lines: list[dict], events: list[dict]) -> None:
+        """Intake: the order, its lines, timeline events and the rows the allocator deferred
+        (``order["_ledger"]``, ``["_fo_rows"]``, ``["_bo_rows"]``) in one round trip on PostgreSQL."""
+        ts = now_iso()
+        m, o = order["merchant_id"], order["order_id"]
+        items: list[tuple[str, list[dict]]] = [
+            ("order_insert", [{k: order[k] for k in ORDER_COLS}]),
+            ("line_insert", [{"qty_allocated": 0, "qty_backordered": 0, **ln, "order_id": o, "merchant_id": m}
+                             for ln in lines]),
+            ("event_insert", [{"ts": ts, "reason": "", "from_status": None, "to_status": None, **e,
+                               "detail": _json(e.get("detail", {}))} for e in events]),
+            ("ledger_insert", [{"ts": ts, "ref": "", "d_on_hand": 0, "d_reserved": 0, "d_in_transit": 0,
+                                "d_quarantine": 0, **r} for r in order.pop("_ledger", [])]),
+            ("fo_insert", [{"created_at": ts, "updated_at": ts, **fo} for fo, _ in order.get("_fo_rows", [])]),
+            ("fo_line_insert", [dict(ln, fo_id=fo["fo_id"]) for fo, fls in order.pop("_fo_rows", []) for ln in fls]),
+            ("backorder_insert", [dict(b, ts=ts) for b in order.pop("_bo_rows", [])]),
+        ]
+        _x_batch(conn, items)
 
     def get_order(self, conn: Connection, order_id: str, merchant_id: str | None = None, *,
                   for_update: bool = False) -> dict | None:
@@ -1154,6 +1211,9 @@ class CentralStore(CentralQueries):
 
 
 
+_GROUP_LOCK_KEY = 0x466C6F6F72  # advisory lock id of the intake group-commit writers (PostgreSQL)
+
+
 class _GroupJob:
     __slots__ = ("fn", "done", "result", "error", "alone")
 
@@ -1242,6 +1302,8 @@ class _GroupWriter:
             cur = conn.connection.dbapi_connection.cursor()
             self.store._group_conn = conn
             try:
+                if pg:   # batches of several processes would lock rows in random order: one batch at a time
+                    cur.execute("SELECT pg_advisory_xact_lock(%s)", (_GROUP_LOCK_KEY,))
                 cur.execute("SAVEPOINT fs_job")
                 for i, job in enumerate(batch):
                     try:

@@ -11,7 +11,7 @@ class EdgeConfig:
     host: str = field(default="127.0.0.1", metadata={"doc": "address the edge console and handheld API bind"})
     port: int = field(default=8100, metadata={"doc": "port of the edge console and handheld API"})
     database_path: str = field(default="", metadata={"doc": "edge SQLite file; empty = `edge-<site_id>.db` in data_dir"})
-    server_threads: int = field(default=8, metadata={"doc": "request threads of `floorsync edge serve` (one process; writes still go through one writer thread; idle keep-alive connections hold no thread)"})
+    server_threads: int = field(default=32, metadata={"doc": "request threads of `floorsync edge serve` (one process; writes still go through one writer thread)"})
     checkpoint_interval_s: float = field(default=1.0, metadata={"doc": "seconds between background WAL checkpoints (auto-checkpoint is off)"})
     session_hours: float = field(default=12.0, metadata={"doc": "handheld/console login lifetime in hours"})
     capabilities: tuple[str, ...] = field(default=("discrete", "batch", "cluster", "zone", "wave"), metadata={"doc": "picking methods this site runs until central sends `site.config`"})

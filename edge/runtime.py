@@ -7,13 +7,14 @@ station scanner, zeroconf advertisement, sync runtime) is built inside that work
 and stopped in its ``worker_exit`` hook, which joins every thread; SIGTERM/SIGINT to the gunicorn
 master ends the worker gracefully, then the master.
 
-Why one process and few threads (``edge.server_threads``, default 8): a pick scan costs ~1 ms of
-CPU here (about half gunicorn + Flask, half the service and its SQL) plus a group-committed
-fsync. Extra request threads only add GIL convoys (measured: 32 threads doubled the in-app p99
-against 8 at the same throughput); gthread parks idle keep-alive connections in its poller, so 8
-threads serve many handhelds. A second worker process would add a second core but also a second
-print spooler, device monitor, station scanner and MQTT session per site, and the sync dashboard's
-in-memory state would differ per process; that needs a leader-elected services process first.
+Why one process (``edge.server_threads`` request threads, default 32): a pick scan costs ~1.3 ms
+of server CPU here (about half gunicorn + Flask, half the service and its SQL) plus its share of a
+group-committed fsync (2-4 ms on this disk). Many request threads make big commit groups: with 8
+threads the in-app time looked better but throughput fell ~25% and the client-side p99 did not
+improve (the wait moved into gunicorn's queue), so the default stays 32. A second worker process
+would add a core but also a second print spooler, device monitor, station scanner, zeroconf
+record and MQTT session per site, and the sync dashboard's in-memory state would differ per
+process; that needs a leader-elected services process first (not built).
 """
 from __future__ import annotations
 

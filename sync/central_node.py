@@ -442,7 +442,7 @@ class CentralSync:
         self._dirty.add(st.site_id)
         if ack.get("resend_from"):
             st.counters["resend_requests"] += 1
-            st.window.on_resend(ack["resend_from"])
+            st.window.on_resend(ack["resend_from"], time.monotonic())
 
     def _down_acked(self, st: _Site, seq: int) -> None:
         if seq <= st.window.acked:

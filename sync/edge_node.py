@@ -202,6 +202,9 @@ class EdgeSync:
             return
         seq = ack["seq"]
         now = time.monotonic()
+        if seq > self.window.next_seq - 1 and seq > self.store.read(edge_journal.last_seq):
+            self._restored_without_new_epoch(seq)
+            return
         if seq > self.window.acked:
             def retire(conn):
                 n = edge_journal.retire(conn, seq)
@@ -213,7 +216,21 @@ class EdgeSync:
             self.counters["retired"] += n
         if ack.get("resend_from"):
             self.counters["resend_requests"] += 1
-            self.window.on_resend(ack["resend_from"])
+            self.window.on_resend(ack["resend_from"], time.monotonic())
+
+    def _restored_without_new_epoch(self, central_seq: int) -> None:
+        """Central has applied seqs this database never allocated: it was restored from an older copy.
+        Start a new epoch so no seq central has seen is reused; pending rows go again under it."""
+        def fn(conn):
+            epoch = edge_journal.new_epoch(conn)
+            return epoch, int(edge_journal.meta(conn, "epoch_base") or 0)
+        self.epoch, self.epoch_base = self.store.write(fn)
+        self.window.acked = self.epoch_base
+        self.window.rewind()
+        self.counters["epochs_started"] += 1
+        log_event(logger, "edge_restore_detected", level=logging.ERROR, site_id=self.site, central_applied=central_seq,
+                  new_epoch=self.epoch, base_seq=self.epoch_base)
+        self._send_hello()
 
     # ---- down stream: apply in order, exactly once
     def _on_down(self, payload: bytes) -> None:

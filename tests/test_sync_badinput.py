@@ -163,3 +163,56 @@ def test_newer_schema_is_parked_not_dropped_and_a_rebuilt_edge_starts_a_new_epoc
         central.stop()
         estore.close()
         cstore.close()
+
+
+def test_a_database_restored_without_a_new_epoch_never_reuses_seqs(sync_broker, tmp_path):
+    """Restoring an older copy of the edge database would hand out seqs central already applied;
+    the edge notices (central's cursor is beyond anything it allocated), starts a new epoch, and the
+    events committed after the restore are applied instead of being dropped as duplicates."""
+    import sqlite3
+
+    from edge.store import EdgeStore
+    from tests.fixtures_sync import edge_adjust, outbox_depth
+
+    b = sync_broker
+    cat = small_catalog()
+    cstore = open_central(f"sqlite:///{tmp_path}/central.db", cat)
+    path = tmp_path / "e.db"
+    estore = open_edge(path, "EWR1", cat)
+    central = CentralSync(b.cfg("central"), cstore)
+    central.start()
+    assert central.wait_ready()
+    edge = EdgeSync(b.cfg("EWR1"), estore, digest_fn=False)
+    edge.start()
+    try:
+        assert edge.wait_ready()
+        for _ in range(10):
+            edge_adjust(estore, MERCHANT, "SKU-0001", 1)
+        wait_until(lambda: outbox_depth(estore) == 0, 20, "drained")
+        backup = sqlite3.connect(tmp_path / "backup.db")
+        estore.read(lambda c: c.backup(backup))
+        backup.close()
+        for _ in range(5):
+            edge_adjust(estore, MERCHANT, "SKU-0001", 1)
+        wait_until(lambda: len(central_inbox(cstore, "EWR1")) == 15, 20, "15 applied")
+        edge.stop()
+        estore.close()
+        for suffix in ("-wal", "-shm"):
+            (tmp_path / f"e.db{suffix}").unlink(missing_ok=True)
+        (tmp_path / "backup.db").replace(path)  # the restore (nobody started a new epoch)
+        estore = EdgeStore(str(path), "EWR1")
+        after = [edge_adjust(estore, MERCHANT, "SKU-0002", 1).event_id for _ in range(3)]
+        edge = EdgeSync(b.cfg("EWR1"), estore, digest_fn=False)
+        edge.start()
+        wait_until(lambda: {r["event_id"] for r in central_inbox(cstore, "EWR1")} >= set(after), 20,
+                   "post-restore events applied")
+        rows = central_inbox(cstore, "EWR1")
+        assert len(rows) == 18 and len({(r["epoch"], r["seq"]) for r in rows}) == 18
+        assert edge.status()["counters"]["epochs_started"] == 1
+        assert [r["seq"] for r in rows if r["event_id"] in after] == [11, 12, 13]
+        assert len({r["epoch"] for r in rows}) == 2
+    finally:
+        edge.stop()
+        central.stop()
+        estore.close()
+        cstore.close()

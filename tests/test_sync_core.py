@@ -165,10 +165,14 @@ def test_send_window_bounds_inflight_and_rewinds():
     assert w.room() == 0
     assert w.on_ack(4, now=0.5)
     assert w.room() == 4 and w.next_seq == 11
-    w.on_resend(6)
+    assert w.on_resend(6, now=0.7)
     assert w.next_seq == 6
-    w.sent_through(10, now=0.6)
-    assert not w.check_timeout(1.0)
+    w.sent_through(10, now=0.7)
+    assert not w.on_resend(6, now=0.9)  # the same gap again, answered moments ago: no second flood
+    assert w.next_seq == 11
+    assert w.on_resend(6, now=1.8) and w.next_seq == 6
+    w.sent_through(10, now=1.8)
+    assert not w.check_timeout(1.2)  # last ack at 0.5: not silent long enough yet
     assert w.check_timeout(1.6) and w.next_seq == 5
 
 
@@ -201,7 +205,7 @@ def _simulate(n: int, rng: random.Random, drop: float, dup: float, window: int) 
             w.on_ack(seqr.applied, clock)  # ack (may itself be "lost": only every other is seen)
             gap = seqr.resend_from()
             if gap is not None and rng.random() < 0.3:
-                w.on_resend(gap)
+                w.on_resend(gap, clock)
         w.check_timeout(clock)
         if seqr.applied == n and not channel:
             break

@@ -116,6 +116,8 @@ class SendWindow:
     ack_timeout_s: float = 3.0
     last_progress: float = 0.0
     timeouts: int = 0
+    _last_resend_seq: int = 0
+    _last_resend_t: float = 0.0
 
     def on_ack(self, seq: int, now: float) -> bool:
         """Returns True when the ack retires something new."""
@@ -127,9 +129,16 @@ class SendWindow:
             return True
         return False
 
-    def on_resend(self, seq: int) -> None:
-        if seq >= 1:
-            self.next_seq = max(self.acked + 1, min(self.next_seq, seq))
+    def on_resend(self, seq: int, now: float = 0.0) -> bool:
+        """Rewind to ``seq`` unless the same gap was already answered within ``ack_timeout_s``
+        (repeated requests for one gap must not flood the receiver with the whole window again)."""
+        if seq < 1 or seq <= self.acked:
+            return False
+        if seq == self._last_resend_seq and now - self._last_resend_t < self.ack_timeout_s:
+            return False
+        self._last_resend_seq, self._last_resend_t = seq, now
+        self.next_seq = max(self.acked + 1, min(self.next_seq, seq))
+        return True
 
     def rewind(self) -> None:
         self.next_seq = self.acked + 1
