@@ -63,6 +63,10 @@ def serve(cfg, host: str | None, port: int | None) -> None:
     svc = _service(cfg, store)
     sync_handlers.configure(svc.ops)
     app = create_app(cfg, store, service=svc)
+    from sync.central_node import CentralSync  # the sync runtime: inbox, down pump, presence, /sync dashboard
+
+    central_sync = CentralSync(cfg, store, set_health=svc.set_site_health)
+    app.register_blueprint(central_sync.blueprint())
     dispatcher = WebhookDispatcher(store, base_delay_s=cfg.central.webhook_retry_base_s,
                                    max_attempts=cfg.central.webhook_max_attempts)
     server = make_server(host or cfg.central.host, port if port is not None else cfg.central.port, app, threaded=True)
@@ -77,10 +81,12 @@ def serve(cfg, host: str | None, port: int | None) -> None:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     dispatcher.start()
+    central_sync.start()
     log_event(logger, "central_listening", host=server.host, port=server.port, database=store.dialect)
     try:
         server.serve_forever()
     finally:
+        central_sync.stop()
         dispatcher.stop()
         server.server_close()
         store.close()

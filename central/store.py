@@ -410,13 +410,19 @@ class _Rows:
         return iter(self.cur.fetchall())
 
 
-def _x(conn: Connection, name: str, params) -> _Rows:
-    """Run a hot-path statement on the DBAPI cursor of ``conn`` (same transaction, no SQL building)."""
-    pg = conn.dialect.name == "postgresql"
-    info = conn.connection.info           # per DBAPI connection: one reusable cursor (results are read at once)
+def _cursor(conn: Connection):
+    """Per DBAPI connection: one reusable cursor (results are read at once)."""
+    info = conn.connection.info
     cur = info.get("fs_cursor")
     if cur is None or getattr(cur, "closed", False):
         cur = info["fs_cursor"] = conn.connection.dbapi_connection.cursor()
+    return info, cur
+
+
+def _x(conn: Connection, name: str, params) -> _Rows:
+    """Run a hot-path statement on the DBAPI cursor of ``conn`` (same transaction, no SQL building)."""
+    pg = conn.dialect.name == "postgresql"
+    info, cur = _cursor(conn)
     try:
         if isinstance(params, list):
             if len(params) == 1:
@@ -485,10 +491,7 @@ def _x_batch(conn: Connection, items: list[tuple[str, list[dict]]]) -> None:
     if sql is None:
         sql = "WITH " + ", ".join(f"w{k} AS ({p})" for k, p in enumerate(parts[:-1])) + " " + parts[-1]
         _CTE_CACHE[key] = sql
-    info = conn.connection.info
-    cur = info.get("fs_cursor")
-    if cur is None or getattr(cur, "closed", False):
-        cur = info["fs_cursor"] = conn.connection.dbapi_connection.cursor()
+    info, cur = _cursor(conn)
     try:
         cur.execute(sql, flat)
     except Exception as exc:
