@@ -250,6 +250,7 @@ def main() -> None:
                          "process (one writer per SQLite file)")
     ap.add_argument("--pg", default=None, help="PostgreSQL URL to use instead of a throwaway cluster")
     ap.add_argument("--no-pg", action="store_true")
+    ap.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
     ap.add_argument("--group-commit", choices=("auto", "on", "off"), default="auto",
                     help="intake group commit (auto: the store's default, on for SQLite, off for PostgreSQL)")
     ap.add_argument("--time-limit", type=float, default=300.0, help="seconds per phase, at most")
@@ -260,7 +261,7 @@ def main() -> None:
     logging.disable(logging.WARNING)
     tmp = tempfile.mkdtemp(prefix="floorsync-bench-")
     try:
-        for row in bench("sqlite", f"sqlite:///{tmp}/central.db", n, args.clients, 1, args.time_limit, gc):
+        for row in [] if args.no_sqlite else bench("sqlite", f"sqlite:///{tmp}/central.db", n, args.clients, 1, args.time_limit, gc):
             print(json.dumps(row), flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

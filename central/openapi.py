@@ -286,6 +286,16 @@ def spec() -> dict:
                                                       "responses": ok("DeliveryList", errors=("401", "403", "404"))}},
         "/alerts": {"get": {"summary": "Alerts (low stock, drift)", "operationId": "listAlerts",
                             "responses": ok("AlertList", errors=("401", "403"))}},
+        "/routing/rates/reload": {"post": {
+            "summary": "Re-read the carrier rate file in force (admin); a bad file is refused with 422 and the "
+                       "previous rates stay in force for checkout and order routing",
+            "operationId": "reloadRoutingRates",
+            "responses": ok({"type": "object", "required": ["source", "loaded_at", "levels", "services"],
+                             "properties": {"source": {"type": "string"},
+                                            "loaded_at": {"type": ["string", "null"]},
+                                            "levels": {"type": "array", "items": {"type": "string"}},
+                                            "services": {"type": "array", "items": {"type": "string"}}}},
+                            errors=("401", "403", "422"))}},
     })
     return {
         "openapi": "3.1.0",

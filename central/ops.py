@@ -113,7 +113,7 @@ class Ops:
 
     def allocate(self, conn: Connection, order: dict, need: list[tuple[str, str, int]], *, actor: str,
                  weights: dict[str, int] | None = None, backorder_rest: bool = True,
-                 now: _dt.datetime | None = None) -> tuple[int, int]:
+                 now: _dt.datetime | None = None, inventory_rows: list[dict] | None = None) -> tuple[int, int]:
         """Route, reserve (conditional UPDATE per (sku, site), sorted) and create fulfillment orders.
 
         A lost race (the UPDATE matched no row) re-routes the affected lines with fresh numbers;
@@ -122,6 +122,10 @@ class Ops:
         With ``order["_new"]`` (intake: the order row is inserted afterwards by the caller) line and
         order columns are only updated in memory (``order["_lines"]``, ``sites``, ``promised_date``,
         ``routing_log``, ``_fos``, ``_backorders``); otherwise they are written here in batches.
+
+        ``inventory_rows``: the inventory rows of the needed SKUs, read earlier in this same transaction
+        (intake prefetch, one round trip earlier); used for the first routing only, exactly as a fresh
+        read would be: the conditional UPDATE decides, and a lost race re-reads before re-routing.
         """
         m = order["merchant_id"]
         now = now or _dt.datetime.now(_dt.timezone.utc)
@@ -135,7 +139,11 @@ class Ops:
         for attempt in range(3):
             if not remaining:
                 break
-            available = self.available_map(conn, m, {sku for _, sku, _ in remaining})
+            if attempt == 0 and inventory_rows is not None:
+                available = {(r["sku"], r["site_id"]): avail_of(r["on_hand"], r["reserved"], r["safety_stock"])
+                             for r in inventory_rows}
+            else:
+                available = self.available_map(conn, m, {sku for _, sku, _ in remaining})
             plan = self.router(order=order, lines=remaining, sites=sites, available=available, weights=weights,
                                now=now, max_sync_lag_s=self.max_sync_lag_s)
             logs.append(dict(plan.log, attempt=attempt + 1))
@@ -144,8 +152,8 @@ class Ops:
             won: dict[int, list[tuple[str, str, int]]] = {}
             lost: list[tuple[str, str, int]] = []
             ledger_rows = []
-            for sku, site_id, line_id, qty, i in pieces:
-                row = self.q.try_reserve(conn, m, sku, site_id, qty)
+            rows = self.q.try_reserve_many(conn, m, [(sku, site_id, qty) for sku, site_id, _, qty, _ in pieces])
+            for (sku, site_id, line_id, qty, i), row in zip(pieces, rows):
                 if row is None:
                     lost.append((line_id, sku, qty))
                     continue

@@ -1,6 +1,7 @@
 """Central use cases: each is one transaction composed of pure core rules and store queries."""
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as _dt
 import hashlib
@@ -48,8 +49,9 @@ class CentralService:
         digest = hashlib.sha256(json.dumps(order_in, sort_keys=True).encode()).hexdigest()
 
         def tx(conn):
-            existing = self.store.find_order_by_channel(conn, merchant_id, order_in["channel"],
-                                                        order_in["channel_order_id"])
+            existing, inv_rows = self.store.intake_prefetch(conn, merchant_id, order_in["channel"],
+                                                            order_in["channel_order_id"],
+                                                            {ln["sku"] for ln in order_in["lines"]})
             if existing is not None:
                 if existing["request_hash"] != digest:
                     raise Conflict(f"order {order_in['channel']}/{order_in['channel_order_id']} already exists with "
@@ -86,12 +88,15 @@ class CentralService:
                 order.update(status=lc.ON_HOLD, held_from=lc.RECEIVED)
             else:
                 need = [(ln["line_id"], ln["sku"], ln["qty"]) for ln in order_in["lines"]]
-                got, back = self.ops.allocate(conn, order, need, actor=actor, weights=weights)
+                got, back = self.ops.allocate(conn, order, need, actor=actor, weights=weights,
+                                              inventory_rows=inv_rows)
                 events += self.ops.settle_events(order, got, back, actor=actor)
-            self.store.insert_new_order(conn, order, lines, events)   # + deferred ledger/FO/backorder rows
-            # down events last: the per-site sequence row they lock is held only until commit
-            for fo in order.pop("_emits", []):
-                self.ops.emit_release(conn, order, fo)
+            emits = order.pop("_emits", [])
+            with self.store.pipelined(conn) if emits else contextlib.nullcontext():   # PG: one round trip
+                self.store.insert_new_order(conn, order, lines, events)   # + deferred ledger/FO/backorder rows
+                # down events last: the per-site sequence row they lock is held only until commit
+                for fo in emits:
+                    self.ops.emit_release(conn, order, fo)
             return order, True
 
         result, created = self.store.run_grouped(tx)   # group commit (SQLite default): one commit per batch

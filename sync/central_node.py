@@ -193,21 +193,21 @@ class CentralSync:
 
     # ---- rejections and security events
     def _reject(self, st: _Site, reason: str, detail: str, seq: int | None = None) -> None:
-        st.rejected[reason] += 1
         log_event(logger, "sync_rejected", level=logging.WARNING, site_id=st.site_id, stream="up", reason=reason,
                   seq=seq, detail=detail[:300])
         if reason in ("wrong_site", "forbidden", "wrong_merchant"):
-            st.counters["security_events"] += 1
             log_event(logger, "security_event", level=logging.WARNING, site_id=st.site_id, reason=reason,
                       detail=detail[:300])
             key = (reason, seq, detail[:100])
             if key not in st.noted:
-                st.noted.add(key)
                 try:
                     with self.store.transaction() as conn:
                         cj.record_security(conn, st.site_id, reason, detail)
+                    st.noted.add(key)
                 except Exception as exc:  # noqa: BLE001
                     log_event(logger, "security_event_not_stored", level=logging.ERROR, error=repr(exc))
+            st.counters["security_events"] += 1
+        st.rejected[reason] += 1  # counted last: what the dashboard shows is already stored
 
     # ---- up stream
     def _on_hello(self, st: _Site, payload: bytes) -> None:
@@ -270,15 +270,14 @@ class CentralSync:
         self._dirty.add(st.site_id)  # applied once the inbound queue is drained (fewer, larger transactions)
 
     def _park_newer(self, st: _Site, it: Parked) -> None:
-        st.rejected["schema_newer"] += 1
         key = ("parked", it.seq, it.event_id)
-        if key in st.noted:
-            return
-        st.noted.add(key)
-        with self.store.transaction() as conn:
-            cj.park(conn, st.site_id, "up", it.seq, it.event_id, "schema_newer",
-                    f"schema {it.schema} is newer than this node; upgrade central", it.raw)
-        log_event(logger, "sync_parked", level=logging.WARNING, site_id=st.site_id, seq=it.seq, schema=it.schema)
+        if key not in st.noted:
+            with self.store.transaction() as conn:
+                cj.park(conn, st.site_id, "up", it.seq, it.event_id, "schema_newer",
+                        f"schema {it.schema} is newer than this node; upgrade central", it.raw)
+            st.noted.add(key)
+            log_event(logger, "sync_parked", level=logging.WARNING, site_id=st.site_id, seq=it.seq, schema=it.schema)
+        st.rejected["schema_newer"] += 1
 
     def _apply_ready(self, st: _Site) -> None:
         sq = st.seq_up

@@ -257,13 +257,12 @@ class EdgeSync:
 
     def _park(self, it: Parked) -> None:
         key = (it.seq, it.event_id)
+        if key not in self._parked_seen:
+            self.store.write(lambda c: edge_journal.park(c, "down", it.seq, it.event_id, "schema_newer",
+                                                         f"schema {it.schema} is newer than this node", it.raw))
+            self._parked_seen.add(key)
+            log_event(logger, "sync_parked", level=logging.WARNING, site_id=self.site, seq=it.seq, schema=it.schema)
         self.rejected["schema_newer"] += 1
-        if key in self._parked_seen:
-            return
-        self._parked_seen.add(key)
-        self.store.write(lambda c: edge_journal.park(c, "down", it.seq, it.event_id, "schema_newer",
-                                                     f"schema {it.schema} is newer than this node", it.raw))
-        log_event(logger, "sync_parked", level=logging.WARNING, site_id=self.site, seq=it.seq, schema=it.schema)
 
     def _apply_ready(self) -> None:
         sq = self.seq_down

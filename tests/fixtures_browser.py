@@ -9,7 +9,10 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API leaves its asyncio loop registered as the
+# running loop of the main thread, and libraries that look for a running loop (zeroconf) would
+# then schedule onto a loop nobody drives. Closing Playwright after each module keeps that contained.
+@pytest.fixture(scope="module")
 def browser():
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
     if exe is None:

@@ -215,7 +215,7 @@ def test_site_health_reasons_read_like_the_floor_talks():
     assert site_health(stale=True, last_heartbeat_at="2026-11-17T14:54:00Z", **args) == (False, "stale 6 min")
     assert site_health(stale=True, last_heartbeat_at=None, **args) == (False, "stale (no heartbeat yet)")
     assert site_health(stale=False, last_heartbeat_at=None, **dict(args, printers_ok=False)) == (
-        False, "all label printers down")
+        False, "no working label printer")
     assert site_health(stale=False, last_heartbeat_at=None, **dict(args, sync_lag_s=1200.0)) == (
         False, "sync lag 1200 s over 900 s")
     assert site_health(stale=False, last_heartbeat_at=None, **args) == (True, "")

@@ -57,7 +57,8 @@ def running_demo(tmp_path):
     argv = [sys.executable, "-m", "floorsync.cli", "--data-dir", str(data_dir), "demo", "--sites", "EWR1,LAX1",
             "--central-port", str(central_port), "--edge-base-port", str(edge_port), "--orders-per-minute", "240"]
     env = {**os.environ, "FLOORSYNC_GENERAL_LOG_FORMAT": "text"}
-    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+    stderr_path = tmp_path / "demo-stderr.log"
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=open(stderr_path, "w"), text=True, env=env,
                             start_new_session=True)
     lines: list[str] = []
     deadline = time.monotonic() + 150
@@ -70,7 +71,7 @@ def running_demo(tmp_path):
             break
     banner = "".join(lines)
     try:
-        assert "floorsync demo is running" in banner, banner
+        assert "floorsync demo is running" in banner, banner + stderr_path.read_text()[-3000:]
         yield {"proc": proc, "banner": banner, "data_dir": data_dir, "central": f"http://127.0.0.1:{central_port}",
                "edges": {"EWR1": f"http://127.0.0.1:{edge_port}", "LAX1": f"http://127.0.0.1:{edge_port + 1}"}}
     finally:

@@ -10,12 +10,14 @@ first; a bad file raises ``NetworkDataError`` naming the problem and the previou
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import logging
+import threading
 import tomllib
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from central.routing.core.carriers import RateCard, parse_rate_card
 from central.routing.core.errors import NetworkDataError
@@ -98,33 +100,59 @@ def load_network(rates_path: Path | str = DEFAULT_RATES, centroids_path: Path | 
 
 
 class NetworkProvider:
-    """The network in force (callable: ``provider()`` returns the current ``Network``)."""
+    """The network in force (callable: ``provider()`` returns the current ``Network``).
 
-    def __init__(self, network: Network | None = None):
+    ``rates_path`` is the rate file ``reload_rates()`` re-reads when called without a path."""
+
+    def __init__(self, network: Network | None = None, rates_path: Path | str = DEFAULT_RATES):
         self._network = network
+        self.rates_path = Path(network.rates.source) if network is not None and network.rates.source else Path(rates_path)
+        self.loaded_at: str | None = None
+        self._lock = threading.Lock()
 
     def __call__(self) -> Network:
-        if self._network is None:
-            self._network = load_network()
-        return self._network
+        net = self._network
+        if net is None:
+            with self._lock:
+                if self._network is None:
+                    self._network = load_network(self.rates_path)
+                net = self._network
+        return net
 
     @property
     def network(self) -> Network:
         return self()
 
-    def reload_rates(self, path: Path | str) -> Network:
-        """Swap in a new rate file; on any problem raise and keep the previous one in force."""
+    def reload_rates(self, path: Path | str | None = None) -> Network:
+        """Swap in a new rate file (default: ``rates_path``); on any problem raise
+        ``NetworkDataError`` naming it and keep the previous one in force."""
         current = self()
+        path = Path(path) if path is not None else self.rates_path
         try:
             card = load_rate_card(path)
         except NetworkDataError as exc:
             log_event(logger, "routing_rates_refused", path=str(path), error=exc.message,
                       in_force=current.rates.source)
             raise
-        self._network = Network(rates=card, zip_points=current.zip_points, centroids=current.centroids,
-                                home_country=current.home_country, urgent_window_min=current.urgent_window_min)
+        with self._lock:
+            self._network = Network(rates=card, zip_points=current.zip_points, centroids=current.centroids,
+                                    home_country=current.home_country, urgent_window_min=current.urgent_window_min)
+            self.rates_path = path
+            self.loaded_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
         log_event(logger, "routing_rates_loaded", path=str(path), services=len(card.services))
         return self._network
+
+
+_DEFAULT: list[NetworkProvider] = []
+_DEFAULT_LOCK = threading.Lock()
+
+
+def default_provider() -> NetworkProvider:
+    """The process-wide provider central's router and the checkout API share (created on first use)."""
+    with _DEFAULT_LOCK:
+        if not _DEFAULT:
+            _DEFAULT.append(NetworkProvider())
+        return _DEFAULT[0]
 
 
 def site_from_dict(d: Mapping[str, Any]) -> SiteInfo:
@@ -151,6 +179,32 @@ def site_from_dict(d: Mapping[str, Any]) -> SiteInfo:
     )
     check_calendar(country, subdiv)
     return site
+
+
+def site_info_builder() -> Callable[[Mapping[str, Any], float, dt.datetime], SiteInfo]:
+    """``build(row, max_sync_lag_s, now)``: a central site row as a ``SiteInfo`` with its health folded
+    in (``core.health.site_health``: "stale 6 min", ...), cached per (row version, health, active)."""
+    from central.routing.core.health import site_health
+
+    cache: dict[tuple, SiteInfo] = {}
+    lock = threading.Lock()
+
+    def build(row: Mapping[str, Any], max_sync_lag_s: float, now: dt.datetime) -> SiteInfo:
+        healthy, why = site_health(stale=bool(row.get("stale")), printers_ok=bool(row.get("printers_ok", True)),
+                                   sync_lag_s=float(row.get("sync_lag_s") or 0.0), max_sync_lag_s=max_sync_lag_s,
+                                   last_heartbeat_at=row.get("last_heartbeat_at"), now=now)
+        key = (row["site_id"], row.get("updated_at"), bool(row.get("active", True)), healthy, why)
+        with lock:
+            hit = cache.get(key)
+        if hit is None:
+            hit = site_from_dict(dict(row, healthy=healthy, health_reason=why))
+            with lock:
+                if len(cache) > 4096:   # "stale N min" changes every minute: keep the cache bounded
+                    cache.clear()
+                cache[key] = hit
+        return hit
+
+    return build
 
 
 def load_sites(path: Path | str) -> list[SiteInfo]:

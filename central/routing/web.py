@@ -15,19 +15,21 @@ or, with its own pieces::
 - ``authenticate()`` -> merchant_id of the caller, raising the caller's own 401/403 error otherwise.
 
 Endpoints: ``POST /api/v1/checkout/options`` (its ``Server-Timing`` header carries the wall-clock
-``app`` and ``cpu`` milliseconds spent answering) and ``GET /api/v1/routing/coverage``. Errors use
+``app`` and ``cpu`` milliseconds spent answering), ``GET /api/v1/routing/coverage`` and, admin scope,
+``POST /api/v1/routing/rates/reload`` (re-read the rate file in force; 422 keeps the previous one). Errors use
 central's body shape ``{"error": {"code", "message", "fields"}}``.
 """
 from __future__ import annotations
 
 import datetime as dt
 import time
+from pathlib import Path
 from typing import Callable
 
 from flask import Blueprint, g, jsonify, request
 
 from central.routing.core.checkout import RoutingSnapshot, checkout_options, coverage, parse_checkout_body
-from central.routing.core.errors import InvalidRequest, RoutingError
+from central.routing.core.errors import InvalidRequest, NetworkDataError, RoutingError
 from central.routing.core.geo import Network
 
 
@@ -38,7 +40,12 @@ def _utcnow() -> dt.datetime:
 def routing_blueprint(network_provider: Callable[[], Network],
                       snapshot_provider: Callable[[str, list[str]], RoutingSnapshot], *,
                       authenticate: Callable[[], str], clock: Callable[[], dt.datetime] = _utcnow,
-                      zip3_provider: Callable[[], dict] | None = None) -> Blueprint:
+                      zip3_provider: Callable[[], dict] | None = None,
+                      rates_reloader: Callable[[], dict] | None = None,
+                      authorize_admin: Callable[[], None] | None = None) -> Blueprint:
+    """``rates_reloader()`` (optional) re-reads the rate file in force and returns a summary, raising
+    ``NetworkDataError`` (answered 422, previous rates kept) for a bad file; ``authorize_admin()``
+    raises the caller's 403 unless the API key has admin scope."""
     bp = Blueprint("routing", __name__, url_prefix="/api/v1")
 
     @bp.before_request
@@ -88,36 +95,39 @@ def routing_blueprint(network_provider: Callable[[], Network],
         return jsonify(dict(cov.to_dict(), service=service, days=days,
                             weighting="number of ZIP codes per ZIP3 (the zipcodes data has no population)"))
 
+    if rates_reloader is not None:
+        @bp.post("/routing/rates/reload")
+        def rates_reload():
+            if authorize_admin is not None:
+                authorize_admin()
+            try:
+                summary = rates_reloader()
+            except NetworkDataError as exc:
+                body = {"code": "invalid_rate_file", "message": exc.message,
+                        "fields": {"rates": exc.message}}
+                return jsonify({"error": body}), 422
+            return jsonify(summary)
+
     return bp
+
+
+def rates_summary(provider) -> dict:
+    """What a rate reload answers: the file in force, its service levels and carrier services."""
+    card = provider().rates
+    return {"source": Path(card.source).name if card.source else "", "loaded_at": provider.loaded_at,
+            "levels": sorted(card.levels), "services": [s.id for s in card.services]}
 
 
 # ------------------------------------------------------------------ wiring into central's app
 def central_snapshot_provider(svc, *, clock: Callable[[], dt.datetime] = _utcnow):
     """``snapshot_provider`` over ``central.services.CentralService``: sites (health folded in) and
     weights come from central's in-process caches; allocatable stock is one indexed read."""
-    import threading
+    from central.routing.network import site_info_builder
 
-    from central.routing.core.health import site_health
-    from central.routing.network import site_from_dict
-
-    cache: dict[tuple, object] = {}
-    lock = threading.Lock()
+    build = site_info_builder()
 
     def site_info(row: dict, now: dt.datetime):
-        healthy, why = site_health(stale=bool(row.get("stale")), printers_ok=bool(row.get("printers_ok", True)),
-                                   sync_lag_s=float(row.get("sync_lag_s") or 0.0),
-                                   max_sync_lag_s=float(getattr(svc.ops, "max_sync_lag_s", 900.0)),
-                                   last_heartbeat_at=row.get("last_heartbeat_at"), now=now)
-        key = (row["site_id"], row.get("updated_at"), bool(row.get("active", True)), healthy, why)
-        with lock:
-            hit = cache.get(key)
-        if hit is None:
-            hit = site_from_dict(dict(row, healthy=healthy, health_reason=why))
-            with lock:
-                if len(cache) > 4096:   # "stale N min" changes every minute: keep the cache bounded
-                    cache.clear()
-                cache[key] = hit
-        return hit
+        return build(row, float(getattr(svc.ops, "max_sync_lag_s", 900.0)), now)
 
     def provider(merchant_id: str, skus: list[str]) -> RoutingSnapshot:
         now = clock()
@@ -126,7 +136,8 @@ def central_snapshot_provider(svc, *, clock: Callable[[], dt.datetime] = _utcnow
             rows = svc.ops.merchant_sites(conn, merchant_id)
             available = svc.ops.available_map(conn, merchant_id, wanted) if wanted else {}
             weights = svc.ops.sku_weights(conn, merchant_id, wanted) if wanted else {}
-        return RoutingSnapshot(tuple(site_info(r, now) for r in rows), available, weights)
+            volumes = svc.store.sku_volumes_cm3(conn, merchant_id, wanted) if wanted else {}
+        return RoutingSnapshot(tuple(site_info(r, now) for r in rows), available, weights, volumes)
 
     return provider
 
@@ -137,10 +148,14 @@ def register_routing(app, svc, *, network_provider: Callable[[], Network] | None
 
     Callers authenticate with the same ``Authorization: Bearer <api key>`` as the rest of /api/v1
     (any scope); errors are central's ``CentralError`` / ``RoutingError`` bodies.
-    ``app.extensions["routing"]`` holds ``network`` (a ``NetworkProvider``) and ``clock``.
+    ``app.extensions["routing"]`` holds ``network`` (a ``NetworkProvider``) and ``clock``. By default
+    the provider is the one central's router uses (``svc.ops.router.network_provider``, else the
+    process-wide ``default_provider()``), so ``POST /api/v1/routing/rates/reload`` (admin scope)
+    changes the rates for checkout and order routing together.
     """
-    from central.errors import Unauthorized
-    from central.routing.network import NetworkProvider
+    from central.errors import Forbidden, Unauthorized
+    from central.routing.network import default_provider
+    from central.routing_adapter import attach_store
 
     store = svc.store
 
@@ -152,14 +167,27 @@ def register_routing(app, svc, *, network_provider: Callable[[], Network] | None
             key = store.find_api_key(conn, header[7:].strip())
         if key is None or key["revoked_at"] is not None:
             raise Unauthorized("unknown or revoked API key")
+        g.routing_scope = key["scope"]
         return key["merchant_id"]
+
+    def authorize_admin() -> None:
+        if g.get("routing_scope") != "admin":
+            raise Forbidden(f"this API key has scope {g.get('routing_scope')!r}; 'admin' is required")
 
     # looked up per request, so tests and operators can swap the network in force or the clock
     settings = app.extensions.setdefault("routing", {})
-    settings.update(network=network_provider or NetworkProvider(), clock=clock)
+    attach_store(svc)   # central's router reads capacity load and SKU dimensions from the store
+    settings.update(network=network_provider or getattr(svc.ops.router, "network_provider", None)
+                    or default_provider(), clock=clock)
+
+    def reload_rates() -> dict:
+        provider = settings["network"]
+        provider.reload_rates()
+        return rates_summary(provider)
 
     def now() -> dt.datetime:
         return settings["clock"]()
 
     app.register_blueprint(routing_blueprint(lambda: settings["network"](), central_snapshot_provider(svc, clock=now),
-                                             authenticate=authenticate, clock=now))
+                                             authenticate=authenticate, clock=now, rates_reloader=reload_rates,
+                                             authorize_admin=authorize_admin))

@@ -26,7 +26,7 @@ def site_health(*, stale: bool, printers_ok: bool, sync_lag_s: float, max_sync_l
             return False, f"stale {minutes} min"
         return False, "stale (no heartbeat yet)"
     if not printers_ok:
-        return False, "all label printers down"
+        return False, "no working label printer"
     if sync_lag_s > max_sync_lag_s:
         return False, f"sync lag {sync_lag_s:.0f} s over {max_sync_lag_s:.0f} s"
     return True, ""
