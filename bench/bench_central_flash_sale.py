@@ -6,7 +6,7 @@ the oversold units recomputed from the ledger (must be 0). Runs on SQLite, and o
 when `--pg URL` is given or a throwaway cluster can be started (`initdb` installed).
 
     .venv/bin/python bench/bench_central_flash_sale.py [--quick] [--orders N] [--clients 16] [--procs 2]
-                                                       [--pg URL|--no-pg]
+                                                       [--pg URL|--no-pg] [--no-sqlite]
 
 Clients call the central service in-process (intake = validation, idempotency check, routing,
 conditional-UPDATE reservations, ledger, fulfillment orders, down events, timeline; no HTTP),
@@ -131,10 +131,12 @@ def _client_process(url: str, work: list, n_threads: int, ready, go, results, ti
 
     ready.put(1)
     go.wait()
+    cpu0 = time.process_time()
     done, secs, errors = run_clients(n_threads, work[1:], place, time_limit_s)
+    cpu_s = time.process_time() - cpu0
     group = store.group_stats()
     store.close()
-    results.put({"done": done + 1, "errors": errors[:3], "n_errors": len(errors), **stats, **group})
+    results.put({"done": done + 1, "cpu_s": cpu_s, "errors": errors[:3], "n_errors": len(errors), **stats, **group})
 
 
 def bench(label: str, url: str, n_orders: int, n_clients: int, n_procs: int, time_limit_s: float,
@@ -176,7 +178,9 @@ def bench(label: str, url: str, n_orders: int, n_clients: int, n_procs: int, tim
         {"name": f"flash_sale_orders_per_s_{label}", "value": round(rate, 1), "unit": "orders/s",
          "baseline": round(baseline, 1), "ratio": round(rate / baseline, 3),
          "detail": {"orders": done, "orders_in_db": orders_in_db, "seconds": round(secs, 2), "clients": n_clients,
-                    "processes": n_procs, "released": sum(o["released"] for o in outs),
+                    "processes": n_procs,
+                    "client_cpu_ms_per_order": round(1000 * sum(o["cpu_s"] for o in outs) / max(1, done - n_procs), 3),
+                    "released": sum(o["released"] for o in outs),
                     "backordered_only": sum(o["backordered"] for o in outs),
                     "errors": sum(o["n_errors"] for o in outs), "units_reserved": units_reserved,
                     "supply_units": per_site * 300,
