@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import glob
 import json
 import os
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -199,49 +197,14 @@ def bench(label: str, url: str, n_orders: int, n_clients: int, n_procs: int, tim
 
 @contextlib.contextmanager
 def throwaway_postgres():
-    """initdb in a temp dir, a free port, removed afterwards (as the test fixture does)."""
-    import pwd
-    import socket
+    """A throwaway cluster on loopback (tests/pgcluster.py, as the test fixtures use); None without PostgreSQL."""
+    from tests.pgcluster import PgCluster, pg_bindir
 
-    dirs = sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
-    if not dirs:
+    if pg_bindir() is None:
         yield None
         return
-    bindir = dirs[0]
-    base = tempfile.mkdtemp(prefix="floorsync-bench-pg-")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    run_as: list[str] = []
-    if os.geteuid() == 0:
-        pw = pwd.getpwnam("postgres")
-        os.chown(base, pw.pw_uid, pw.pw_gid)
-        run_as = ["runuser", "-u", "postgres", "--"]
-    datadir = os.path.join(base, "data")
-    subprocess.run(run_as + [f"{bindir}/initdb", "-D", datadir, "-U", "postgres", "-A", "trust", "--no-sync"],
-                   check=True, stdout=subprocess.DEVNULL)
-    proc = subprocess.Popen(run_as + [f"{bindir}/postgres", "-D", datadir, "-p", str(port), "-h", "127.0.0.1",
-                                      "-k", base, "-c", "max_connections=100", "-c", "synchronous_commit=off"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        time.sleep(0.3)
-        subprocess.run(run_as + [f"{bindir}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "bench"],
-                       check=True)
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/bench"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        shutil.rmtree(base, ignore_errors=True)
+    with PgCluster("max_connections=100", "synchronous_commit=off", prefix="floorsync-bench-pg-") as pg:
+        yield pg.createdb("bench")
 
 
 def main() -> None:

@@ -47,68 +47,17 @@ def _fresh(store: CentralStore) -> CentralStore:
 
 
 @pytest.fixture(scope="session")
-def central_pg_url(request):
-    """The shared throwaway PostgreSQL (``postgres_url``); if that fixture cannot start its cluster
-    (e.g. `createdb` not next to `initdb`), a private one started the same way with the binaries
-    resolved through symlinks."""
-    try:
-        shared = request.getfixturevalue("postgres_url")
-    except Exception:  # noqa: BLE001 - fall back to our own cluster below
-        shared = None
-    if shared is None:
-        yield from _own_cluster()
-        return
-    # our own database on the shared cluster, so dropping central's tables never touches anyone else's
+def central_pg_url(postgres_url):
+    """Central's own database on the shared throwaway cluster, so dropping central's tables never
+    touches anyone else's."""
     from sqlalchemy import create_engine, text
 
-    admin = create_engine(shared.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
+    admin = create_engine(postgres_url.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = 'central_test'")).first():
             conn.execute(text("CREATE DATABASE central_test"))
     admin.dispose()
-    yield shared.rsplit("/", 1)[0] + "/central_test"
-
-
-def _own_cluster():
-    import glob
-    import os
-    import pwd
-    import shutil
-    import subprocess
-    import tempfile
-
-    from tests.support import free_port, wait_for_port
-
-    dirs = sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
-    if not dirs:
-        pytest.fail("PostgreSQL is not installed (apt-get install postgresql)")
-    bindir = dirs[0]
-    base = tempfile.mkdtemp(prefix="floorsync-central-pg-")
-    datadir = os.path.join(base, "data")
-    port = free_port()
-    run_as: list[str] = []
-    if os.geteuid() == 0:
-        pw = pwd.getpwnam("postgres")
-        os.chown(base, pw.pw_uid, pw.pw_gid)
-        run_as = ["runuser", "-u", "postgres", "--"]
-    subprocess.run(run_as + [f"{bindir}/initdb", "-D", datadir, "-U", "postgres", "-A", "trust", "--no-sync"],
-                   check=True, stdout=subprocess.DEVNULL)
-    proc = subprocess.Popen(run_as + [f"{bindir}/postgres", "-D", datadir, "-p", str(port), "-h", "127.0.0.1",
-                                      "-k", base, "-c", "fsync=off", "-c", "max_connections=200",
-                                      "-c", "synchronous_commit=off"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for_port(port, timeout=30)
-        subprocess.run(run_as + [f"{bindir}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
-                                 "central_test"], check=True)
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/central_test"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        shutil.rmtree(base, ignore_errors=True)
+    yield postgres_url.rsplit("/", 1)[0] + "/central_test"
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -24,7 +24,7 @@ import pytest
 
 from tests.fixtures_sync import (Broker, central_inbox, central_on_hand, nonzero, open_central,
                                  small_catalog, wait_until)
-from tests.support import free_port, stop_process
+from tests.support import stop_process
 from tests.fixtures_sync import workload
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
@@ -246,65 +246,22 @@ def test_central_kill9_and_restart_mid_stream(cluster_factory):
 def test_postgres_restart_mid_stream(cluster_factory, request_cleanup):
     """Central on its own PostgreSQL cluster; the database is restarted (fast shutdown) twice while
     two edges stream: central retries, nothing is lost or applied twice."""
-    import glob
-    import pwd
+    from tests.pgcluster import PgCluster
 
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"))
-    if not found:
-        pytest.fail("PostgreSQL is not installed (apt-get install postgresql)")
-    bindir = os.path.dirname(found[-1])
-    import shutil
-    import tempfile
-
-    base = Path(tempfile.mkdtemp(prefix="floorsync-sync-pg-"))  # like tests/fixtures_pg.py: reachable by `postgres`
-    request_cleanup.append(lambda: shutil.rmtree(base, ignore_errors=True))
-    datadir = base / "data"
-    run_as: list[str] = []
-    if os.geteuid() == 0:
-        pw = pwd.getpwnam("postgres")
-        os.chown(base, pw.pw_uid, pw.pw_gid)
-        run_as = ["runuser", "-u", "postgres", "--"]
-    res = subprocess.run(run_as + [f"{bindir}/initdb", "-D", str(datadir), "-U", "postgres", "-A", "trust", "--no-sync"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    assert res.returncode == 0, res.stderr
-    port = free_port()
-
-    def start_pg():
-        return subprocess.Popen(run_as + [f"{bindir}/postgres", "-D", str(datadir), "-p", str(port), "-h", "127.0.0.1",
-                                          "-k", str(base), "-c", "fsync=off"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    from tests.support import wait_for_port
-
-    def stop_pg(proc):
-        # fast shutdown (connections are cut mid-transaction) of the cluster this test started
-        subprocess.run(run_as + [f"{bindir}/pg_ctl", "stop", "-D", str(datadir), "-m", "fast", "-w", "-t", "60"],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        proc.wait(timeout=60)
-
-    pg = start_pg()
-    try:
-        wait_for_port(port, timeout=60)
-        deadline = time.monotonic() + 60
-        while subprocess.run(run_as + [f"{bindir}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "fs"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode != 0:
-            assert time.monotonic() < deadline, "could not create the test database"
-            time.sleep(0.5)  # still starting up
-        n = 1500
-        c = cluster_factory(["EWR1", "LAX1"], central_url=f"postgresql+psycopg://postgres@127.0.0.1:{port}/fs")
-        c.broker.start()
-        c.start_central()
-        for s in c.sites:
-            c.start_edge(s, n, rate=300)
-        for _ in range(2):
-            time.sleep(1.5)
-            stop_pg(pg)
-            time.sleep(0.5)
-            pg = start_pg()
-            wait_for_port(port, timeout=60)
-        wait_until(lambda: all(c.drained(s, n) for s in c.sites), 150, "drain after database restarts", interval=0.5)
-        for s in c.sites:
-            c.verify(s, n)
-        c.close()
-    finally:
-        if pg.poll() is None:
-            stop_pg(pg)
+    pg = PgCluster("fsync=off", prefix="floorsync-sync-pg-").start()
+    request_cleanup.append(pg.close)
+    n = 1500
+    c = cluster_factory(["EWR1", "LAX1"], central_url=pg.createdb("fs"))
+    c.broker.start()
+    c.start_central()
+    for s in c.sites:
+        c.start_edge(s, n, rate=300)
+    for _ in range(2):
+        time.sleep(1.5)
+        pg.stop_server("fast")  # connections are cut mid-transaction
+        time.sleep(0.5)
+        pg.start_server()
+    wait_until(lambda: all(c.drained(s, n) for s in c.sites), 150, "drain after database restarts", interval=0.5)
+    for s in c.sites:
+        c.verify(s, n)
+    c.close()
