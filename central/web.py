@@ -44,6 +44,11 @@ def create_app(cfg, store: CentralStore, *, service: CentralService | None = Non
     from central.routing.web import register_routing  # checkout promise + coverage API (routing package)
     register_routing(app, svc)
 
+    @app.get("/")
+    def home():
+        # Central's front page is the ops order dashboard.
+        return redirect(url_for("ops.orders"))
+
     @app.get("/healthz")
     def healthz():
         try:

@@ -232,7 +232,7 @@ def demo(cfg, sites: str, orders_per_minute: float, central_port: int, edge_base
         click.echo("")
         click.secho("floorsync demo is running", bold=True)
         click.echo(f"  MQTT broker        mqtt://127.0.0.1:{broker_port}  (mosquitto, config {setup.conf_path})")
-        click.echo(f"  central dashboard  {central_url}/")
+        click.echo(f"  order dashboard    {central_url}/ops/orders")
         click.echo(f"  sync dashboard     {central_url}/sync")
         click.echo(f"  REST API           {central_url}/api/v1  (Authorization: Bearer {api_key})")
         click.echo(f"  OpenAPI            {central_url}/api/v1/openapi.json")

@@ -88,14 +88,16 @@ def test_demo_runs_the_network_and_stops_cleanly(running_demo):
     demo = running_demo
     banner = demo["banner"]
     # Every URL and login is printed.
-    for needle in ("MQTT broker        mqtt://127.0.0.1:", f"central dashboard  {demo['central']}/",
+    for needle in ("MQTT broker        mqtt://127.0.0.1:", f"order dashboard    {demo['central']}/ops/orders",
                    f"edge EWR1         console {demo['edges']['EWR1']}/", f"edge LAX1         console {demo['edges']['LAX1']}/",
                    "picker1 / 1111", "Authorization: Bearer "):
         assert needle in banner
     api_key = re.search(r"Authorization: Bearer (\S+)\)", banner).group(1)
 
-    # Every web service answers /healthz.
+    # Every web service answers /healthz; central's front page is the order dashboard.
     assert http_json(f"{demo['central']}/healthz")[0] == 200
+    with urllib.request.urlopen(f"{demo['central']}/", timeout=10) as resp:
+        assert resp.url.endswith("/ops/orders") and b"<html" in resp.read().lower()
     for url in demo["edges"].values():
         assert http_json(f"{url}/healthz")[0] == 200
 
