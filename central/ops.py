@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 
 from central.core import lifecycle as lc
 from central.core.allocation import available as avail_of, backorder_fill_plan, crossed_below, tracking_number
-from central.core.plan import Plan, PlannedShipment, simple_plan
+from central.core.plan import Plan, PlannedShipment
 from central.errors import InvalidTransition
 from central.store import CentralQueries, new_id, now_iso
 from floorsync.log import log_event
@@ -355,39 +355,10 @@ class Ops:
 
 # ---------------------------------------------------------------------- routing adapter
 def default_router() -> Callable[..., Plan]:
-    """``central.routing.core.route`` when the routing package provides it, else the fallback planner."""
-    try:
-        from central.routing_adapter import make_router  # written against the routing contract
-    except ImportError:
-        make_router = None
-    if make_router is not None:
-        router = make_router()
-        if router is not None:
-            return router
-    return fallback_router
+    """Order routing through ``central.routing.core.route`` (network data shared with checkout)."""
+    from central.routing_adapter import make_router
 
-
-def healthy_site_ids(sites: list[dict], max_sync_lag_s: float) -> tuple[list[str], dict[str, str]]:
-    ok, rejected = [], {}
-    for s in sites:
-        if not s["active"]:
-            rejected[s["site_id"]] = "inactive"
-        elif s["stale"]:
-            rejected[s["site_id"]] = "stale (missed heartbeats)"
-        elif not s["printers_ok"]:
-            rejected[s["site_id"]] = "all printers down"
-        elif s["sync_lag_s"] > max_sync_lag_s:
-            rejected[s["site_id"]] = f"sync lag {s['sync_lag_s']:.0f}s > {max_sync_lag_s:.0f}s"
-        else:
-            ok.append(s["site_id"])
-    return ok, rejected
-
-
-def fallback_router(*, order: dict, lines, sites, available, weights, now, max_sync_lag_s) -> Plan:
-    ok, rejected = healthy_site_ids(sites, max_sync_lag_s)
-    plan = simple_plan(list(lines), ok, available, order["service"], now)
-    plan.log["rejected"].update(rejected)
-    return plan
+    return make_router()
 
 
 def json_default(o: Any) -> Any:

@@ -36,8 +36,8 @@ def _local_midnight_utc(site, now: _dt.datetime) -> str:
     return start.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def make_router(network: Any = None, store: Any = None) -> Callable[..., Plan] | None:
-    """A router callable over the routing package, or None when routing is not installed yet.
+def make_router(network: Any = None, store: Any = None) -> Callable[..., Plan]:
+    """A router callable over the routing package (``central.routing.core.route``).
 
     ``network``: a ``Network``, a provider callable (``central.routing.network.NetworkProvider``) or
     None for the process-wide ``default_provider()`` the checkout API also uses, so a rate reload
@@ -48,11 +48,9 @@ def make_router(network: Any = None, store: Any = None) -> Callable[..., Plan] |
     plan whose transaction later rolls back counts until the next re-read). Site closures come from
     the site rows.
     """
-    try:
-        from central.routing.core import Network, RouteLine, RouteRequest, RoutingError, route
-        from central.routing.network import NetworkProvider, default_provider, site_info_builder
-    except ImportError:
-        return None
+    from central.routing.core import Network, RouteLine, RouteRequest, RoutingError, route
+    from central.routing.network import NetworkProvider, default_provider, site_info_builder
+
     if network is None:
         provider = default_provider()
     elif isinstance(network, Network):

@@ -1,7 +1,6 @@
 """Pure rules of central: lifecycle, validation, allocation arithmetic, ledger folds."""
 from __future__ import annotations
 
-import datetime as dt
 
 import pytest
 from hypothesis import given, settings
@@ -11,7 +10,6 @@ from central.core import lifecycle as lc
 from central.core import validation as v
 from central.core.allocation import (available, backorder_fill_plan, crossed_below, oversold_units,
                                      rebuild_balances, tracking_number)
-from central.core.plan import add_business_days, simple_plan
 
 ADDR = {"name": "A", "line1": "1 St", "city": "X", "postal_code": "10001", "country": "US"}
 
@@ -100,14 +98,3 @@ def test_ledger_fold_is_the_sum_of_deltas(rows):
     for (m, sku, site), bal in out.items():
         assert bal.on_hand == sum(a for s, si, a, _ in rows if (s, si) == (sku, site))
         assert bal.reserved == sum(b for s, si, _, b in rows if (s, si) == (sku, site))
-
-
-def test_fallback_plan_prefers_one_site_and_skips_weekends():
-    now = dt.datetime(2026, 1, 2, 12, tzinfo=dt.timezone.utc)  # a Friday
-    avail = {("A", "S1"): 5, ("B", "S1"): 0, ("A", "S2"): 5, ("B", "S2"): 5}
-    plan = simple_plan([("1", "A", 2), ("2", "B", 1)], ["S1", "S2"], avail, "two_day", now)
-    assert [s.site_id for s in plan.shipments] == ["S2"] and plan.unplaced == ()
-    assert plan.shipments[0].promised_date == "2026-01-06"   # Fri + 2 business days
-    assert add_business_days(dt.date(2026, 1, 3), 1) == dt.date(2026, 1, 5)
-    plan2 = simple_plan([("1", "C", 1)], ["S1"], avail, "ground", now)
-    assert plan2.shipments == () and plan2.unplaced == (("1", "C", 1),)
