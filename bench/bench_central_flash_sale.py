@@ -137,8 +137,37 @@ def _client_process(url: str, work: list, n_threads: int, ready, go, results, ti
     results.put({"done": done + 1, "cpu_s": cpu_s, "errors": errors[:3], "n_errors": len(errors), **stats, **group})
 
 
+def server_cpu_s(datadir: str | None) -> float | None:
+    """CPU seconds used so far by a local PostgreSQL cluster: the postmaster (its own time plus that of
+    the backends it reaped) and every live child process. None when the cluster is not ours to read."""
+    if not datadir:
+        return None
+    try:
+        with open(os.path.join(datadir, "postmaster.pid")) as fh:
+            master = int(fh.readline())
+        tck = os.sysconf("SC_CLK_TCK")
+
+        def fields(pid: int) -> list[str]:
+            with open(f"/proc/{pid}/stat") as fh:
+                return fh.read().rsplit(")", 1)[1].split()
+
+        f = fields(master)
+        ticks = sum(int(x) for x in f[11:15])          # utime stime cutime cstime
+        for pid in os.listdir("/proc"):
+            if pid.isdigit() and int(pid) != master:
+                try:
+                    c = fields(int(pid))
+                except OSError:
+                    continue
+                if int(c[1]) == master:               # ppid
+                    ticks += int(c[11]) + int(c[12])
+        return ticks / tck
+    except (OSError, ValueError):
+        return None
+
+
 def bench(label: str, url: str, n_orders: int, n_clients: int, n_procs: int, time_limit_s: float,
-          group_commit: bool | None = None) -> list[dict]:
+          group_commit: bool | None = None, pg_datadir: str | None = None) -> list[dict]:
     import multiprocessing as mp
 
     store = CentralStore(url, pool_size=n_clients + 4)
@@ -159,10 +188,13 @@ def bench(label: str, url: str, n_orders: int, n_clients: int, n_procs: int, tim
         p.start()
     for _ in procs:
         ready.get(timeout=120)
+    srv0 = server_cpu_s(pg_datadir)
     t0 = time.perf_counter()
     go.set()
     outs = [results.get(timeout=time_limit_s + 120) for _ in procs]
     secs = time.perf_counter() - t0
+    srv1 = server_cpu_s(pg_datadir)
+    load = os.getloadavg()
     for p in procs:
         p.join(timeout=60)
     done = sum(o["done"] for o in outs)
@@ -178,6 +210,9 @@ def bench(label: str, url: str, n_orders: int, n_clients: int, n_procs: int, tim
          "detail": {"orders": done, "orders_in_db": orders_in_db, "seconds": round(secs, 2), "clients": n_clients,
                     "processes": n_procs,
                     "client_cpu_ms_per_order": round(1000 * sum(o["cpu_s"] for o in outs) / max(1, done - n_procs), 3),
+                    "server_cpu_ms_per_order": (None if srv0 is None or srv1 is None else
+                                                round(1000 * (srv1 - srv0) / max(1, done - n_procs), 3)),
+                    "load_avg_1m": round(load[0], 2),
                     "released": sum(o["released"] for o in outs),
                     "backordered_only": sum(o["backordered"] for o in outs),
                     "errors": sum(o["n_errors"] for o in outs), "units_reserved": units_reserved,
@@ -201,10 +236,10 @@ def throwaway_postgres():
     from tests.pgcluster import PgCluster, pg_bindir
 
     if pg_bindir() is None:
-        yield None
+        yield None, None
         return
     with PgCluster("max_connections=100", "synchronous_commit=off", prefix="floorsync-bench-pg-") as pg:
-        yield pg.createdb("bench")
+        yield pg.createdb("bench"), pg.datadir
 
 
 def main() -> None:
@@ -234,12 +269,12 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
     if args.no_pg:
         return
-    with (contextlib.nullcontext(args.pg) if args.pg else throwaway_postgres()) as url:
+    with (contextlib.nullcontext((args.pg, None)) if args.pg else throwaway_postgres()) as (url, datadir):
         if url is None:
             print(json.dumps({"name": "flash_sale_postgres", "value": None, "unit": "skipped", "baseline": None,
                               "ratio": None, "detail": "PostgreSQL not installed"}))
             return
-        for row in bench("postgres", url, n, args.clients, args.procs, args.time_limit, gc):
+        for row in bench("postgres", url, n, args.clients, args.procs, args.time_limit, gc, datadir):
             print(json.dumps(row), flush=True)
 
 

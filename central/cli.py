@@ -203,3 +203,99 @@ def verify_ledger(cfg) -> None:
         click.echo(f"  {m['key']}: ledger {m['ledger']} table {m['table']}")
     if out["mismatches"] or out["oversold_units"]:
         sys.exit(1)
+
+
+@central.group("user")
+def user() -> None:
+    """Ops users who log in to the central dashboards (/ops/orders, /ops/sites, /sync).
+
+    Passwords are stored as scrypt hashes; a disabled user's open sessions end at their next request."""
+
+
+def _call(cfg, fn):
+    """``fn(service)`` on a freshly opened store (closed afterwards); typed errors become a clean message."""
+    store = open_store(cfg)
+    try:
+        return fn(_service(cfg, store))
+    except Exception as exc:  # noqa: BLE001 - typed errors become a clean message
+        _fail(exc)
+    finally:
+        store.close()
+
+
+def _read_password(password_stdin: bool, generate: bool, username: str) -> tuple[str, bool]:
+    from central.core import accounts
+
+    if password_stdin and generate:
+        raise click.UsageError("use --password-stdin or --generate-password, not both")
+    if generate:
+        return accounts.generate_password(), True
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n"), False
+    return click.prompt(f"Password for {username}", hide_input=True, confirmation_prompt=True), False
+
+
+@user.command("add")
+@click.argument("username")
+@click.option("--name", default="", help="Display name shown on the dashboard (default: the username).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin (scripts).")
+@click.option("--generate-password", "generate", is_flag=True,
+              help="Generate a random password and print it once on stdout.")
+@click.pass_obj
+def user_add(cfg, username: str, name: str, password_stdin: bool, generate: bool) -> None:
+    """Create an ops user. Without options the password is prompted for (twice, hidden).
+
+    Usernames: 2-64 characters of a-z, 0-9, '.', '_', '-'. Passwords: at least 10 characters."""
+    password, generated = _read_password(password_stdin, generate, username)
+    out = _call(cfg, lambda svc: svc.add_ops_user(username, password, name))
+    if generated:
+        click.echo(password)
+    click.echo(f"ops user {out['username']} ({out['name']}) created", err=True)
+
+
+@user.command("list")
+@click.pass_obj
+def user_list(cfg) -> None:
+    """List ops users: username, state, last login, failed logins since the last success, name."""
+    users = _call(cfg, lambda svc: svc.list_ops_users())
+    if not users:
+        click.echo("no ops users (create one: floorsync central user add USERNAME)")
+    for u in users:
+        state = "active" if u["active"] else f"disabled {u['disabled_at']}"
+        click.echo(f"{u['username']:<20} {state:<10} last login {u['last_login_at'] or 'never'}  "
+                   f"failed {u['failed_logins']}  {u['name']}")
+
+
+def _set_active(cfg, username: str, active: bool) -> None:
+    _call(cfg, lambda svc: svc.set_ops_user_active(username, active))
+    click.echo(f"{'enabled' if active else 'disabled'} {username}")
+
+
+@user.command("disable")
+@click.argument("username")
+@click.pass_obj
+def user_disable(cfg, username: str) -> None:
+    """Disable an ops user: no new logins, and open sessions end at their next request."""
+    _set_active(cfg, username, False)
+
+
+@user.command("enable")
+@click.argument("username")
+@click.pass_obj
+def user_enable(cfg, username: str) -> None:
+    """Re-enable a disabled ops user."""
+    _set_active(cfg, username, True)
+
+
+@user.command("passwd")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from the first line of stdin.")
+@click.option("--generate-password", "generate", is_flag=True, help="Generate one and print it once on stdout.")
+@click.pass_obj
+def user_passwd(cfg, username: str, password_stdin: bool, generate: bool) -> None:
+    """Set a new password (prompted for unless an option says otherwise); ends the user's open sessions."""
+    password, generated = _read_password(password_stdin, generate, username)
+    _call(cfg, lambda svc: svc.set_ops_user_password(username, password))
+    if generated:
+        click.echo(password)
+    click.echo(f"password of {username} changed", err=True)

@@ -144,7 +144,18 @@ def spec() -> dict:
                  "properties": {"site_id": S, "name": S, "country": S, "timezone": S, "lat": {"type": "number"},
                                 "lon": {"type": "number"}, "cutoffs": {"type": "object"},
                                 "capabilities": {"type": "array"}, "active": B, "stale": B, "printers_ok": B,
-                                "sync_lag_s": {"type": "number"}, "last_heartbeat_at": NS}},
+                                "sync_lag_s": {"type": "number"}, "last_heartbeat_at": NS,
+                                "closures": {"type": "array", "items": S,
+                                             "description": "closed dates YYYY-MM-DD (routing skips them)"},
+                                "closure_details": {"type": "array", "items": ref("SiteClosure")}}},
+        "SiteClosure": obj({"date": {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"},
+                            "reason": {"type": "string", "minLength": 1, "maxLength": 200}}, extra=False),
+        "SiteClosuresInput": obj({"closures": {
+            "type": "array", "items": ref("SiteClosure"), "maxItems": v.MAX_CLOSURES,
+            "description": "the complete list (replaces the current one; [] reopens every day); dates unique, "
+                           f"from {v.CLOSURE_PAST_DAYS} days ago to {v.CLOSURE_FUTURE_DAYS} days ahead"}},
+            extra=False),
+        "SiteClosures": obj({"site_id": S, "closures": {"type": "array", "items": obj({"date": S, "reason": S})}}),
         "SkuInput": obj({"sku": {"type": "string", "maxLength": 64}, "description": {"type": "string", "maxLength": 300},
                          "gtins": {"type": "array", "items": {"type": "string"}, "maxItems": 20},
                          "weight_g": {"type": "integer", "minimum": 0, "maximum": 1_000_000},
@@ -213,7 +224,9 @@ def spec() -> dict:
                                               "parameters": [oid], "responses": ok("OrderEventList", errors=("401", "403", "404"))}},
     }
     for action, schema, summary, required in (
-            ("cancel", "Reason", "Cancel (releases reservations; refused once shipped)", False),
+            ("cancel", "Reason", "Cancel: releases reservations and tells the sites. Nothing shipped yet: the order "
+                                 "is cancelled. Partly shipped: the unshipped rest is cancelled, shipped units stay "
+                                 "shipped and the order ends shipped. Shipped in full: 409", False),
             ("hold", "Reason", "Put on hold (reason required)", True),
             ("release", "Reason", "Release a hold", False),
             ("address", "AddressChange", "Edit the ship-to address", True),
@@ -245,6 +258,13 @@ def spec() -> dict:
                            "responses": ok("SiteList", errors=("401", "403"))}},
         "/sites/{site_id}": {"get": {"summary": "One site", "operationId": "getSite", "parameters": [site_p],
                                      "responses": ok("Site", errors=("401", "403", "404"))}},
+        "/sites/{site_id}/closures": {
+            "get": {"summary": "Days the site is closed, with reasons", "operationId": "getSiteClosures",
+                    "parameters": [site_p], "responses": ok("SiteClosures", errors=("401", "403", "404"))},
+            "put": {"summary": "Replace the site's closure days (admin); routing skips them for ship and promise "
+                               "dates from the next order on", "operationId": "putSiteClosures",
+                    "parameters": [site_p], "requestBody": body("SiteClosuresInput"),
+                    "responses": ok("SiteClosures", errors=("401", "403", "404", "413", "422"))}},
         "/skus": {"get": {"summary": "List SKUs", "operationId": "listSkus",
                           "parameters": [q("after", {"type": "string"}), q("limit", {"type": "integer", "minimum": 1, "maximum": 500})],
                           "responses": ok("SkuList", errors=("401", "403", "422"))},

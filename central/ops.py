@@ -18,7 +18,8 @@ from sqlalchemy.engine import Connection
 from central.core import lifecycle as lc
 from central.core.allocation import available as avail_of, backorder_fill_plan, crossed_below, tracking_number
 from central.core.plan import Plan, PlannedShipment
-from central.errors import InvalidTransition
+from central.errors import InvalidTransition, ValidationFailed
+from central import webhooks
 from central.store import CentralQueries, new_id, now_iso
 from floorsync.log import log_event
 from sync import central_journal
@@ -100,11 +101,8 @@ class Ops:
             self.q.add_alert(conn, merchant_id, "low_stock", msg, site_id=site_id, sku=sku, detail=detail)
             self.notify(conn, merchant_id, "inventory.low_stock", detail)
             log_event(logger, "low_stock", merchant_id=merchant_id, sku=sku, site_id=site_id, available=a)
-        if updated_webhook:
-            self.notify(conn, merchant_id, "inventory.updated",
-                        {"sku": sku, "site_id": site_id, "on_hand": after["on_hand"], "reserved": after["reserved"],
-                         "available": a, "in_transit": after.get("in_transit", 0),
-                         "quarantine": after.get("quarantine", 0)})
+        if updated_webhook:   # coalesced: one delivery per (sku, site) per transaction
+            webhooks.inventory_changed(conn, merchant_id, ((sku, site_id),))
 
     # ------------------------------------------------------------------ allocation
     def available_map(self, conn: Connection, merchant_id: str, skus: set[str]) -> dict[tuple[str, str], int]:
@@ -113,19 +111,13 @@ class Ops:
 
     def allocate(self, conn: Connection, order: dict, need: list[tuple[str, str, int]], *, actor: str,
                  weights: dict[str, int] | None = None, backorder_rest: bool = True,
-                 now: _dt.datetime | None = None, inventory_rows: list[dict] | None = None) -> tuple[int, int]:
-        """Route, reserve (conditional UPDATE per (sku, site), sorted) and create fulfillment orders.
+                 now: _dt.datetime | None = None) -> tuple[int, int]:
+        """Route, reserve (conditional UPDATE per (sku, site), sorted) and create fulfillment orders for
+        an order already stored (backorder fills, short picks, release from hold; new orders go through
+        ``allocate_new``), writing its rows at once.
 
         A lost race (the UPDATE matched no row) re-routes the affected lines with fresh numbers;
         what still cannot be placed becomes a backorder. Returns (allocated_units, backordered_units).
-
-        With ``order["_new"]`` (intake: the order row is inserted afterwards by the caller) line and
-        order columns are only updated in memory (``order["_lines"]``, ``sites``, ``promised_date``,
-        ``routing_log``, ``_fos``, ``_backorders``); otherwise they are written here in batches.
-
-        ``inventory_rows``: the inventory rows of the needed SKUs, read earlier in this same transaction
-        (intake prefetch, one round trip earlier); used for the first routing only, exactly as a fresh
-        read would be: the conditional UPDATE decides, and a lost race re-reads before re-routing.
         """
         m = order["merchant_id"]
         now = now or _dt.datetime.now(_dt.timezone.utc)
@@ -139,11 +131,7 @@ class Ops:
         for attempt in range(3):
             if not remaining:
                 break
-            if attempt == 0 and inventory_rows is not None:
-                available = {(r["sku"], r["site_id"]): avail_of(r["on_hand"], r["reserved"], r["safety_stock"])
-                             for r in inventory_rows}
-            else:
-                available = self.available_map(conn, m, {sku for _, sku, _ in remaining})
+            available = self.available_map(conn, m, {sku for _, sku, _ in remaining})
             plan = self.router(order=order, lines=remaining, sites=sites, available=available, weights=weights,
                                now=now, max_sync_lag_s=self.max_sync_lag_s)
             logs.append(dict(plan.log, attempt=attempt + 1))
@@ -152,9 +140,9 @@ class Ops:
             won: dict[int, list[tuple[str, str, int]]] = {}
             lost: list[tuple[str, str, int]] = []
             ledger_rows = []
-            rows = self.q.try_reserve_many(conn, m, [(sku, site_id, qty) for sku, site_id, _, qty, _ in pieces])
+            rows = self.q.reserve_requests(conn, [(m, sku, site_id, qty) for sku, site_id, _, qty, _ in pieces])
             for (sku, site_id, line_id, qty, i), row in zip(pieces, rows):
-                if row is None:
+                if not row["won"]:
                     lost.append((line_id, sku, qty))
                     continue
                 won.setdefault(i, []).append((line_id, sku, qty))
@@ -162,13 +150,11 @@ class Ops:
                                         ref=order["order_id"], d_reserved=qty, on_hand_after=row["on_hand"],
                                         reserved_after=row["reserved"]))
                 if row["low_stock_threshold"]:
-                    after = dict(row)
-                    before = dict(row, reserved=row["reserved"] - qty)
+                    after = {k: row[k] for k in ("on_hand", "reserved", "safety_stock", "low_stock_threshold")}
+                    before = dict(after, reserved=row["reserved"] - qty)
                     self.after_stock_change(conn, m, sku, site_id, before, after)
-            if order.get("_new"):   # intake: written with the order row, in one round trip
-                order.setdefault("_ledger", []).extend(ledger_rows)
-            else:
-                self.q.insert_ledger(conn, ledger_rows)
+            webhooks.inventory_changed(conn, m, ((p[0], p[1]) for p, r in zip(pieces, rows) if r["won"]))
+            self.q.insert_ledger(conn, ledger_rows)
             for i, lines in sorted(won.items()):
                 self.create_fo(conn, order, plan.shipments[i], lines)
                 for l_id, _sku, q in lines:
@@ -181,31 +167,139 @@ class Ops:
                 break  # nothing changed since routing: what is unplaced stays unplaced
         backordered = 0
         if remaining and backorder_rest:
-            ts = None
             for line_id, sku, qty in remaining:
-                if order.get("_new"):
-                    order.setdefault("_bo_rows", []).append({"m": m, "o": order["order_id"], "l": line_id,
-                                                             "sku": sku, "q": qty})
-                else:
-                    self.q.add_backorder(conn, m, order["order_id"], line_id, sku, qty)
+                self.q.add_backorder(conn, m, order["order_id"], line_id, sku, qty)
                 line_changes.setdefault(line_id, [0, 0])[1] += qty
                 backordered += qty
-                if order.get("_new"):
-                    ts = ts or now_iso()
-                    order.setdefault("_backorders", []).append(
-                        {"line_id": line_id, "sku": sku, "qty": qty, "status": "open", "created_at": ts})
         prev = json.loads(order.get("routing_log") or "[]")
         order["routing_log"] = json.dumps(prev + logs)
-        if order.get("_new"):
+        self.q.add_line_allocations(conn, order["order_id"], [(l, a, b) for l, (a, b) in line_changes.items()])
+        self.q.update_order(conn, order["order_id"], routing_log=order["routing_log"], sites=order.get("sites", ""),
+                            promised_date=order.get("promised_date"))
+        return allocated, backordered
+
+    def allocate_new(self, conn: Connection, orders: list[dict], needs: list[list[tuple[str, str, int]]], *,
+                     weights: list[dict[str, int]], inventory_rows: list[dict],
+                     now: _dt.datetime | None = None) -> list[tuple[int, int] | ValidationFailed]:
+        """``allocate`` for a batch of NEW orders (intake, ``order["_new"]``), set-based: each order is
+        routed in turn against the batch's stock picture (``inventory_rows``, read earlier in this
+        transaction, minus what earlier orders of the batch planned), then ONE ``reserve_requests`` call
+        reserves every planned (order, SKU, site) piece: each piece all-or-nothing, never below zero.
+        A piece that loses (another transaction took the stock) re-routes its order's line with the
+        fresh balance the reservation returned; what still cannot be placed becomes a backorder. Rows are
+        deferred into the orders (as ``allocate`` does for ``_new``); ledger rows name ``order["_actor"]``.
+        Returns (allocated, backordered) per order, or the ValidationFailed routing raised for an order
+        (its first routing: nothing was reserved for it, the rest of the batch goes on)."""
+        now = now or _dt.datetime.now(_dt.timezone.utc)
+        avail: dict[tuple[str, str, str], int] = {
+            (r["merchant_id"], r["sku"], r["site_id"]): avail_of(r["on_hand"], r["reserved"], r["safety_stock"])
+            for r in inventory_rows}
+        n = len(orders)
+        remaining = [list(x) for x in needs]
+        final: list[list[tuple[str, str, int]]] = [[] for _ in range(n)]   # unplaced after routing: backorder
+        logs: list[list[dict]] = [[] for _ in range(n)]
+        allocated = [0] * n
+        changes: list[dict[str, list[int]]] = [{} for _ in range(n)]
+        touched: dict[str, set[tuple[str, str]]] = {}
+        failed: dict[int, ValidationFailed] = {}
+        for attempt in range(3):
+            active = [i for i in range(n) if remaining[i]]
+            if not active:
+                break
+            plans: dict[int, Plan] = {}
+            requests: list[tuple[str, str, str, int]] = []
+            pieces: list[tuple[int, int, str, str, int]] = []     # (order, shipment, line_id, sku, qty)
+            for i in active:
+                order = orders[i]
+                m = order["merchant_id"]
+                sites = self.merchant_sites(conn, m)
+                skus = {sku for _, sku, _ in remaining[i]}
+                view = {(sku, s["site_id"]): avail.get((m, sku, s["site_id"]), 0) for sku in skus for s in sites}
+                try:
+                    plan = self.router(order=order, lines=remaining[i], sites=sites, available=view,
+                                       weights=weights[i], now=now, max_sync_lag_s=self.max_sync_lag_s)
+                except ValidationFailed as exc:
+                    if attempt:   # after reservations: the whole transaction must go
+                        raise
+                    failed[i] = exc
+                    remaining[i] = []
+                    continue
+                plans[i] = plan
+                logs[i].append(dict(plan.log, attempt=attempt + 1))
+                for k, sh in enumerate(plan.shipments):
+                    for line_id, sku, qty in sh.lines:
+                        requests.append((m, sku, sh.site_id, qty))
+                        pieces.append((i, k, line_id, sku, qty))
+                        key = (m, sku, sh.site_id)
+                        avail[key] = avail.get(key, 0) - qty      # later orders of the batch see it taken
+            # sorted by (merchant, sku, site), then batch order (first come, first served per row)
+            ranked = sorted(range(len(requests)), key=lambda j: (requests[j][:3], j))
+            got = self.q.reserve_requests(conn, [requests[j] for j in ranked]) if requests else []
+            result: list[dict] = [None] * len(requests)   # type: ignore[list-item]
+            newest: dict[tuple[str, str, str], tuple[int, int, int]] = {}
+            for pos, j in enumerate(ranked):
+                row = result[j] = got[pos]
+                if row["on_hand"] is None:
+                    newest[requests[j][:3]] = (0, 0, 0)
+                    continue
+                seen = newest.get(requests[j][:3])
+                if seen is None or row["reserved"] > seen[1]:
+                    newest[requests[j][:3]] = (row["on_hand"], row["reserved"], row["safety_stock"])
+            for key, (oh, rs, ss) in newest.items():      # the balance as this transaction now sees it
+                avail[key] = avail_of(oh, rs, ss)
+            lost: dict[int, list[tuple[str, str, int]]] = {}
+            won: dict[tuple[int, int], list[tuple[str, str, int]]] = {}
+            for j, (i, k, line_id, sku, qty) in enumerate(pieces):
+                row = result[j]
+                if not row["won"]:
+                    lost.setdefault(i, []).append((line_id, sku, qty))
+                    continue
+                m, _, site_id, _ = requests[j]
+                won.setdefault((i, k), []).append((line_id, sku, qty))
+                touched.setdefault(m, set()).add((sku, site_id))
+                orders[i].setdefault("_ledger", []).append(dict(
+                    merchant_id=m, sku=sku, site_id=site_id, cause="order", actor=orders[i]["_actor"],
+                    ref=orders[i]["order_id"],
+                    d_reserved=qty, on_hand_after=row["on_hand"], reserved_after=row["reserved"]))
+                if row["low_stock_threshold"]:
+                    after = {k2: row[k2] for k2 in ("on_hand", "reserved", "safety_stock", "low_stock_threshold")}
+                    self.after_stock_change(conn, m, sku, site_id, dict(after, reserved=row["reserved"] - qty), after)
+            for (i, k), lines in sorted(won.items()):
+                self.create_fo(conn, orders[i], plans[i].shipments[k], lines)
+                for line_id, _sku, q in lines:
+                    changes[i].setdefault(line_id, [0, 0])[0] += q
+                allocated[i] += sum(q for _, _, q in lines)
+            for i in plans:
+                if lost.get(i):
+                    log_event(logger, "reservation_race_lost", order_id=orders[i]["order_id"], lines=len(lost[i]))
+                    remaining[i] = lost[i] + list(plans[i].unplaced)
+                else:   # nothing changed since routing: what is unplaced stays unplaced
+                    final[i] += list(plans[i].unplaced)
+                    remaining[i] = []
+        for m, keys in sorted(touched.items()):
+            webhooks.inventory_changed(conn, m, sorted(keys))
+        out = []
+        ts = None
+        for i, order in enumerate(orders):
+            if i in failed:
+                out.append(failed[i])
+                continue
+            backordered = 0
+            for line_id, sku, qty in final[i] + remaining[i]:
+                ts = ts or now_iso()
+                order.setdefault("_bo_rows", []).append({"m": order["merchant_id"], "o": order["order_id"],
+                                                         "l": line_id, "sku": sku, "q": qty})
+                order.setdefault("_backorders", []).append(
+                    {"line_id": line_id, "sku": sku, "qty": qty, "status": "open", "created_at": ts})
+                changes[i].setdefault(line_id, [0, 0])[1] += qty
+                backordered += qty
+            order["_routing_log"] = logs[i]   # the store encodes it with the order row
             for ln in order["_lines"]:
-                a, b = line_changes.get(ln["line_id"], (0, 0))
+                a, b = changes[i].get(ln["line_id"], (0, 0))
                 ln["qty_allocated"] += a
                 ln["qty_backordered"] += b
-        else:
-            self.q.add_line_allocations(conn, order["order_id"], [(l, a, b) for l, (a, b) in line_changes.items()])
-            self.q.update_order(conn, order["order_id"], routing_log=order["routing_log"], sites=order.get("sites", ""),
-                                promised_date=order.get("promised_date"))
-        return allocated, backordered
+            out.append((allocated[i], backordered))
+        return out
 
     def sku_weights(self, conn: Connection, merchant_id: str, wanted: set[str]) -> dict[str, int]:
         """{sku: weight_g} of the wanted SKUs that exist (cached per process; SKUs are never deleted)."""
@@ -257,7 +351,8 @@ class Ops:
 
     def emit_release(self, conn: Connection, order: dict, fo: dict) -> None:
         """Send a fulfillment order to its site (down event, same transaction)."""
-        ship_to = json.loads(order["ship_to"]) if isinstance(order["ship_to"], str) else order["ship_to"]
+        ship_to = order.get("_ship_to") or (json.loads(order["ship_to"]) if isinstance(order["ship_to"], str)
+                                            else order["ship_to"])
         central_journal.emit(conn, fo["site_id"], "fulfillment_order.released", {
             "fo_id": fo["fo_id"], "order_id": order["order_id"], "channel_order_id": order["channel_order_id"],
             "service": fo["service"], "carrier": fo["carrier"], "tracking_number": fo["tracking_number"],
@@ -296,6 +391,7 @@ class Ops:
                                                    actor=actor, ref=ref, d_reserved=-ln["qty_reserved"])
                 self.q.update_fo_line(conn, fo["fo_id"], ln["line_id"], qty_reserved=0)
                 freed.append(ln["sku"])
+        webhooks.inventory_changed(conn, fo["merchant_id"], ((sku, fo["site_id"]) for sku in freed))
         return freed
 
     def fill_backorders(self, conn: Connection, merchant_id: str, sku: str, *, actor: str) -> int:
@@ -333,6 +429,27 @@ class Ops:
                 before["on_hand"], before["reserved"], before["safety_stock"]):
             self.fill_backorders(conn, merchant_id, sku, actor=actor)
         return after
+
+    def stock_deltas(self, conn: Connection, site_id: str, items: list[dict]) -> None:
+        """``stock_delta`` for many changes at one site (dicts with merchant_id, sku, cause, actor, ref, d_*),
+        with the same effects as calling it for each in turn: set-based balances and ledger rows
+        (``apply_deltas``), a low-stock alert for each change that crosses its threshold, one coalesced
+        ``inventory.updated`` per (sku, site). When a (merchant, sku) of the batch has open backorders
+        (new stock allocates them first, change by change) the changes go one by one instead."""
+        by_merchant: dict[str, set[str]] = {}
+        for it in items:
+            by_merchant.setdefault(it["merchant_id"], set()).add(it["sku"])
+        if any(self.q.backordered_by_sku(conn, m, skus) for m, skus in by_merchant.items()):
+            for it in items:
+                self.stock_delta(conn, it["merchant_id"], it["sku"], site_id, cause=it["cause"], actor=it["actor"],
+                                 ref=it.get("ref", ""), d_on_hand=it.get("d_on_hand", 0),
+                                 d_reserved=it.get("d_reserved", 0), d_in_transit=it.get("d_in_transit", 0),
+                                 d_quarantine=it.get("d_quarantine", 0))
+            return
+        for it, (before, after) in zip(items, self.q.apply_deltas(conn, site_id, items)):
+            self.after_stock_change(conn, it["merchant_id"], it["sku"], site_id, before, after)
+        for m, skus in by_merchant.items():
+            webhooks.inventory_changed(conn, m, ((sku, site_id) for sku in sorted(skus)))
 
     # ------------------------------------------------------------------ order loading
     def order_view(self, conn: Connection, order: dict) -> dict:
@@ -400,7 +517,7 @@ class FloorOps(Ops):
             fl = by_line.get(ln["line_id"])
             reserved_part = min(ln["qty"], fl["qty_reserved"]) if fl else 0
             self.stock_delta(conn, m, ln["sku"], fo["site_id"], cause="shipment", actor=actor, ref=fo["fo_id"],
-                             d_on_hand=-ln["qty"], d_reserved=-reserved_part, webhook=False)
+                             d_on_hand=-ln["qty"], d_reserved=-reserved_part)
             if fl:
                 self.q.update_fo_line(conn, fo["fo_id"], ln["line_id"], qty_reserved=fl["qty_reserved"] - reserved_part,
                                       qty_shipped=fl["qty_shipped"] + ln["qty"])
@@ -410,11 +527,15 @@ class FloorOps(Ops):
         lines = self.q.order_lines(conn, order["order_id"])
         ordered = sum(ln["qty"] - ln["qty_cancelled"] for ln in lines)
         shipped = sum(ln["qty_shipped"] for ln in lines)
-        was_cancelled = order["status"] == lc.CANCELLED
+        # a cancelled order, or a cancelled shipment of it (e.g. the unshipped remainder of a partly shipped order)
+        was_cancelled = order["status"] == lc.CANCELLED or fo["status"] == "cancelled"
         target = lc.status_after_shipment(ordered, shipped, was_cancelled)
         reason = f"shipped {body['tracking_number']} from {site_id}"
         if was_cancelled:
-            self.transition(conn, order, lc.EXCEPTION, actor=actor, reason=f"shipment after cancel: {reason}")
+            if order["status"] != lc.EXCEPTION:
+                self.transition(conn, order, lc.EXCEPTION, actor=actor, reason=f"shipment after cancel: {reason}")
+            else:
+                self.note(conn, order, "shipment_after_cancel", actor=actor, reason=reason)
             self.notify(conn, m, "order.exception", {"order_id": order["order_id"],
                                                      "channel_order_id": order["channel_order_id"],
                                                      "reason": "shipped after it was cancelled"})

@@ -61,6 +61,7 @@ def make_router(network: Any = None, store: Any = None) -> Callable[..., Plan]:
     volume_cache: dict[tuple[str, str], tuple[float, float | None]] = {}   # (merchant, sku) -> (read at, cm^3)
     load_cache: dict[str, list] = {}   # site_id -> [read at (monotonic), since (ISO), orders today]
     lock = threading.Lock()
+    last_infos: list = [None]   # (sites list, max lag, now, SiteInfo list) of the last route
 
     def store_facts(merchant_id: str, infos, skus: set[str], now: _dt.datetime):
         """(load, volumes) from central's store; ({}, {}) without a store."""
@@ -95,13 +96,19 @@ def make_router(network: Any = None, store: Any = None) -> Callable[..., Plan]:
                     hit[2] += 1
 
     def router(*, order: dict, lines, sites, available, weights, now, max_sync_lag_s) -> Plan:
-        ship_to = json.loads(order["ship_to"]) if isinstance(order["ship_to"], str) else order["ship_to"]
+        ship_to = order.get("_ship_to") or (json.loads(order["ship_to"]) if isinstance(order["ship_to"], str)
+                                            else order["ship_to"])
         try:
             req = RouteRequest(merchant_id=order["merchant_id"],
                                lines=tuple(RouteLine(line_id, sku, qty) for line_id, sku, qty in lines),
                                country=ship_to["country"], postal_code=ship_to.get("postal_code") or "",
                                service=order["service"], strategy=order.get("strategy") or "one_package")
-            infos = [site_info(s, max_sync_lag_s, now) for s in sites]
+            memo = last_infos[0]   # the orders of one intake batch share the site list and the clock
+            if memo is not None and memo[0] is sites and memo[1] == max_sync_lag_s and memo[2] == now:
+                infos = memo[3]
+            else:
+                infos = [site_info(s, max_sync_lag_s, now) for s in sites]
+                last_infos[0] = (sites, max_sync_lag_s, now, infos)
             load, volumes = store_facts(order["merchant_id"], infos, {ln.sku for ln in req.lines}, now)
             decision = route(req, infos, available, weights, provider(), now, load=load, sku_volumes_cm3=volumes)
             count_planned(decision)

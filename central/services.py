@@ -9,12 +9,15 @@ import io
 import json
 import logging
 import secrets
+import time
 from typing import Any
 
+from central import webhooks
+from central.core import accounts
 from central.core import lifecycle as lc
 from central.core import validation as v
 from central.core.allocation import available as avail_of, oversold_units, rebuild_balances, tracking_number
-from central.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
+from central.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from central.ops import ACTIVE_FO, FloorOps, edge_address
 from central.store import CentralStore, new_id, now_iso
 from floorsync.log import log_event
@@ -47,27 +50,58 @@ class CentralService:
         """Idempotent intake. Returns (order view, created). Same replay -> existing; different -> Conflict."""
         order_in = validated(v.validate_order, payload)
         digest = hashlib.sha256(json.dumps(order_in, sort_keys=True).encode()).hexdigest()
+        for _ in range(5):   # group commit: a twin of this request in the same batch goes first
+            result, created = self.store.run_batched(self._place_orders, (merchant_id, order_in, digest, actor))
+            if created is not None:
+                break
+        if not created:
+            return self.get_order(merchant_id, result), False
+        log_event(logger, "order_created", level=logging.DEBUG, merchant_id=merchant_id, order_id=result["order_id"],
+                  status=result["status"])
+        return self._new_order_view(result), True
 
-        def tx(conn):
-            existing, inv_rows = self.store.intake_prefetch(conn, merchant_id, order_in["channel"],
-                                                            order_in["channel_order_id"],
-                                                            {ln["sku"] for ln in order_in["lines"]})
-            if existing is not None:
-                if existing["request_hash"] != digest:
-                    raise Conflict(f"order {order_in['channel']}/{order_in['channel_order_id']} already exists with "
-                                   f"different content (order {existing['order_id']})",
-                                   {"channel_order_id": "already used with a different body"})
-                return existing["order_id"], False
+    def _place_orders(self, conn, jobs: list[tuple[str, dict, str, str]], *, commit: bool = False) -> list:
+        """Intake of a batch of validated orders [(merchant_id, order_in, request digest, actor)] in the
+        caller's transaction (``store.run_batched``: many under group commit, else one): one read round trip
+        (duplicates + stock), routing in memory, ONE reservation statement, one INSERT statement for every
+        row of every order, the down events, and the COMMIT (``commit``) in the same round trip.
+
+        Per job: (order, True) created; (order_id, False) an identical replay; (None, None) a twin of an
+        earlier job of this batch (the caller submits it again); or a Conflict / ValidationFailed to raise
+        (that job wrote nothing)."""
+        keys = [(m, o["channel"], o["channel_order_id"]) for m, o, _, _ in jobs]
+        skus_by_m: dict[str, set[str]] = {}
+        for m, o, _, _ in jobs:
+            skus_by_m.setdefault(m, set()).update(ln["sku"] for ln in o["lines"])
+        existing, inv_rows = self.store.intake_prefetch_many(conn, keys, skus_by_m)
+        results: list[Any] = [None] * len(jobs)
+        first_of: set[tuple[str, str, str]] = set()
+        now = now_iso()   # one timestamp per batch (committed together)
+        new: list[tuple[int, dict, list[dict], list[dict]]] = []   # (job, order, lines, events)
+        placing: list[tuple[int, list, dict]] = []
+        for n, (merchant_id, order_in, digest, actor) in enumerate(jobs):
+            prior = existing.get(keys[n])
+            if prior is not None:
+                results[n] = (Conflict(f"order {order_in['channel']}/{order_in['channel_order_id']} already exists "
+                                       f"with different content (order {prior['order_id']})",
+                                       {"channel_order_id": "already used with a different body"})
+                              if prior["request_hash"] != digest else (prior["order_id"], False))
+                continue
+            if keys[n] in first_of:
+                results[n] = (None, None)
+                continue
             weights = self.ops.sku_weights(conn, merchant_id, {ln["sku"] for ln in order_in["lines"]})
             unknown = {f"lines[{i}].sku": f"unknown SKU {ln['sku']}" for i, ln in enumerate(order_in["lines"])
                        if ln["sku"] not in weights}
             if unknown:
-                raise ValidationFailed(f"{len(unknown)} unknown SKU(s)", unknown)
+                results[n] = ValidationFailed(f"{len(unknown)} unknown SKU(s)", unknown)
+                continue
             if order_in["replacement_of"] and self.store.get_order(conn, order_in["replacement_of"],
                                                                    merchant_id) is None:
-                raise ValidationFailed("replacement_of names no order of yours",
-                                       {"replacement_of": "unknown order"})
-            now = now_iso()
+                results[n] = ValidationFailed("replacement_of names no order of yours",
+                                              {"replacement_of": "unknown order"})
+                continue
+            first_of.add(keys[n])
             lines = [{"line_id": ln["line_id"], "sku": ln["sku"], "qty": ln["qty"], "qty_allocated": 0,
                       "qty_backordered": 0} for ln in order_in["lines"]]
             order = dict(order_id=new_id("O"), merchant_id=merchant_id, channel=order_in["channel"],
@@ -77,7 +111,7 @@ class CentralService:
                          note=order_in["note"], urgent=order_in["urgent"], replacement_of=order_in["replacement_of"],
                          request_hash=digest, units=sum(ln["qty"] for ln in order_in["lines"]),
                          promised_date=None, sites="", routing_log="[]", created_at=now, updated_at=now,
-                         _new=True, _lines=lines)
+                         _new=True, _lines=lines, _ship_to=order_in["ship_to"], _actor=actor)
             events = [{"order_id": order["order_id"], "merchant_id": merchant_id, "actor": actor, "kind": "received",
                        "to_status": lc.RECEIVED, "reason": f"via {order_in['channel']}",
                        "detail": {"replacement_of": order_in["replacement_of"]} if order_in["replacement_of"] else {}}]
@@ -87,31 +121,37 @@ class CentralService:
                                "reason": "held at intake"})
                 order.update(status=lc.ON_HOLD, held_from=lc.RECEIVED)
             else:
-                need = [(ln["line_id"], ln["sku"], ln["qty"]) for ln in order_in["lines"]]
-                got, back = self.ops.allocate(conn, order, need, actor=actor, weights=weights,
-                                              inventory_rows=inv_rows)
-                events += self.ops.settle_events(order, got, back, actor=actor)
-            emits = order.pop("_emits", [])
-            with self.store.pipelined(conn) if emits else contextlib.nullcontext():   # PG: one round trip
-                self.store.insert_new_order(conn, order, lines, events)   # + deferred ledger/FO/backorder rows
-                # down events last: the per-site sequence row they lock is held only until commit
-                for fo in emits:
-                    self.ops.emit_release(conn, order, fo)
-            return order, True
-
-        result, created = self.store.run_grouped(tx)   # group commit (SQLite default): one commit per batch
-        if not created:
-            return self.get_order(merchant_id, result), False
-        log_event(logger, "order_created", level=logging.DEBUG, merchant_id=merchant_id, order_id=result["order_id"],
-                  status=result["status"])
-        return self._new_order_view(result), True
+                placing.append((n, [(ln["line_id"], ln["sku"], ln["qty"]) for ln in order_in["lines"]], weights))
+            new.append((n, order, lines, events))
+        by_job = {n: (order, events) for n, order, _, events in new}
+        if placing:
+            outcome = self.ops.allocate_new(conn, [by_job[n][0] for n, _, _ in placing], [nd for _, nd, _ in placing],
+                                            weights=[w for _, _, w in placing], inventory_rows=inv_rows)
+            for (n, _, _), res in zip(placing, outcome):
+                order, events = by_job[n]
+                if isinstance(res, BaseException):   # refused by routing before anything was reserved for it
+                    results[n] = res
+                    continue
+                events += self.ops.settle_events(order, res[0], res[1], actor=jobs[n][3])
+        new = [x for x in new if results[x[0]] is None]
+        # down events last, by site (a fixed lock order on the per-site sequence rows, held until commit)
+        emits = sorted(((fo["site_id"], k, order, fo) for k, (_, order, _, _) in enumerate(new)
+                        for fo in order.pop("_emits", [])), key=lambda e: (e[0], e[1]))
+        with self.store.pipelined(conn, commit=commit):   # PostgreSQL: writes + COMMIT in one round trip
+            if new:
+                self.store.insert_new_orders(conn, [(order, lines, events) for _, order, lines, events in new])
+            for _, _, order, fo in emits:
+                self.ops.emit_release(conn, order, fo)
+        for n, order, _, _ in new:
+            results[n] = (order, True)
+        return results
 
     @staticmethod
     def _new_order_view(order: dict) -> dict:
         """The API view of an order just created, built from memory (no read-back)."""
         view = {k: v for k, v in order.items() if not k.startswith("_") and k not in ("request_hash", "ship_to_name")}
-        view["ship_to"] = json.loads(order["ship_to"])
-        view["routing_log"] = json.loads(order["routing_log"])
+        view["ship_to"] = order.get("_ship_to") or json.loads(order["ship_to"])
+        view["routing_log"] = order["_routing_log"] if "_routing_log" in order else json.loads(order["routing_log"])
         view["urgent"] = bool(order["urgent"])
         view["lines"] = sorted(({**ln, "qty_shipped": 0, "qty_cancelled": 0} for ln in order["_lines"]),
                                key=lambda ln: ln["line_id"])
@@ -158,10 +198,21 @@ class CentralService:
 
     def cancel_order(self, merchant_id: str, order_id: str, reason: str = "", *, actor: str = "api") -> dict:
         def fn(conn, order):
-            if order["status"] not in lc.CANCELLABLE:
-                raise InvalidTransition(order["status"], lc.CANCELLED)
+            lines = self.store.order_lines(conn, order_id)
+            open_units = sum(ln["qty"] - ln["qty_shipped"] - ln["qty_cancelled"] for ln in lines)
+            shipped_units = sum(ln["qty_shipped"] for ln in lines)
+            try:
+                target = lc.cancel_outcome(order["status"], open_units, shipped_units)
+            except lc.TransitionRefused as exc:
+                err = InvalidTransition(order["status"], lc.CANCELLED)
+                if isinstance(exc, lc.NothingToCancel):
+                    err.message = str(exc)
+                    err.args = (str(exc),)
+                raise err from exc
             freed: set[str] = set()
             for fo in self.store.fos_for_order(conn, order_id):
+                if fo["status"] == "shipped":   # shipped short of some lines: what it still reserves is freed
+                    freed |= set(self.ops.release_fo(conn, fo, cause="cancel", actor=actor, ref=order_id))
                 if fo["status"] not in ACTIVE_FO:
                     continue
                 freed |= set(self.ops.release_fo(conn, fo, cause="cancel", actor=actor, ref=order_id))
@@ -170,15 +221,30 @@ class CentralService:
                                      {"order_id": order_id, "fo_id": fo["fo_id"], "reason": reason or "cancelled"},
                                      merchant_id=merchant_id)
             self.store.cancel_backorders(conn, order_id)
-            for ln in self.store.order_lines(conn, order_id):
+            cancelled_lines = []
+            for ln in lines:
                 open_qty = ln["qty"] - ln["qty_shipped"] - ln["qty_cancelled"]
                 if open_qty:
                     self.store.update_line(conn, order_id, ln["line_id"], qty_cancelled=open_qty,
                                            qty_backordered=-ln["qty_backordered"],
                                            qty_allocated=-max(0, ln["qty_allocated"] - ln["qty_shipped"]))
-            self.ops.transition(conn, order, lc.CANCELLED, actor=actor, reason=reason)
+                    cancelled_lines.append({"line_id": ln["line_id"], "sku": ln["sku"], "qty_cancelled": open_qty,
+                                            "qty_shipped": ln["qty_shipped"]})
+            if target == lc.CANCELLED:
+                self.ops.transition(conn, order, lc.CANCELLED, actor=actor, reason=reason)
+            else:   # partly shipped: the remainder is cancelled, the order is complete as shipped
+                why = (f"{reason + ': ' if reason else ''}cancelled {open_units} unshipped unit(s); "
+                       f"{shipped_units} shipped unit(s) stay shipped")
+                before = order["status"]
+                self.store.update_order(conn, order_id, status=target, held_from=None)
+                self.store.add_events(conn, [{"order_id": order_id, "merchant_id": merchant_id, "actor": actor,
+                                              "kind": "remainder_cancelled", "from_status": before,
+                                              "to_status": target, "reason": why,
+                                              "detail": {"lines": cancelled_lines}}])
             self.ops.notify(conn, merchant_id, "order.cancelled", {
-                "order_id": order_id, "channel_order_id": order["channel_order_id"], "reason": reason})
+                "order_id": order_id, "channel_order_id": order["channel_order_id"], "reason": reason,
+                "status": target, "cancelled_units": open_units, "shipped_units": shipped_units,
+                "lines": cancelled_lines})
             for sku in sorted(freed):
                 self.ops.fill_backorders(conn, merchant_id, sku, actor=actor)
         return self._mutate(merchant_id, order_id, fn)
@@ -502,8 +568,11 @@ class CentralService:
     def get_site(self, merchant_id: str | None, site_id: str) -> dict:
         with self.store.read() as conn:
             site = self.store.get_site(conn, site_id, merchant_id)
-        if site is None:
-            raise NotFound(f"no site {site_id}")
+            if site is None:
+                raise NotFound(f"no site {site_id}")
+            # closures: the dates (what routing reads); closure_details: with their reasons
+            site["closure_details"] = [{"date": c["date"], "reason": c["reason"]}
+                                       for c in self.store.site_closure_details(conn, site_id)]
         return site
 
     def seed_catalog(self, data: dict, *, actor: str = "seed") -> dict:
@@ -535,8 +604,11 @@ class CentralService:
         def tx(conn):
             self.store.upsert_merchant(conn, merchant_id, data.get("merchant_name") or merchant_id)
             for site in site_items:
+                closures = site.pop("closures", None)
                 self.store.upsert_site(conn, site)
                 self.store.link_site(conn, merchant_id, site["site_id"])
+                if closures is not None:
+                    self.store.replace_site_closures(conn, site["site_id"], closures, actor)
             for item in sku_items:
                 self._upsert_sku(conn, merchant_id, item)
             for i, st in enumerate(stock):
@@ -614,8 +686,10 @@ class CentralService:
     def subscribe_webhook(self, merchant_id: str, payload: Any) -> dict:
         hook = validated(v.validate_webhook, payload)
         secret = hook["secret"] or secrets.token_urlsafe(32)
-        return self.store.run(lambda conn: self.store.insert_webhook(conn, merchant_id, hook["url"], hook["events"],
-                                                                     secret))
+        out = self.store.run(lambda conn: self.store.insert_webhook(conn, merchant_id, hook["url"], hook["events"],
+                                                                    secret))
+        webhooks.invalidate(merchant_id)
+        return out
 
     def list_webhooks(self, merchant_id: str) -> list[dict]:
         with self.store.read() as conn:
@@ -625,6 +699,7 @@ class CentralService:
     def delete_webhook(self, merchant_id: str, webhook_id: str) -> None:
         if not self.store.run(lambda conn: self.store.deactivate_webhook(conn, webhook_id, merchant_id)):
             raise NotFound(f"no webhook {webhook_id}")
+        webhooks.invalidate(merchant_id)
 
     def webhook_deliveries(self, merchant_id: str, webhook_id: str) -> list[dict]:
         with self.store.read() as conn:
@@ -635,6 +710,124 @@ class CentralService:
     def list_alerts(self, merchant_id: str | None) -> list[dict]:
         with self.store.read() as conn:
             return self.store.list_alerts(conn, merchant_id)
+
+    # ------------------------------------------------------------------ site closures
+    def site_closures(self, merchant_id: str | None, site_id: str) -> dict:
+        with self.store.read() as conn:
+            if self.store.get_site(conn, site_id, merchant_id) is None:
+                raise NotFound(f"no site {site_id}")
+            return {"site_id": site_id, "closures": [{"date": c["date"], "reason": c["reason"]}
+                                                     for c in self.store.site_closure_details(conn, site_id)]}
+
+    def set_site_closures(self, merchant_id: str, site_id: str, payload: Any, *, actor: str = "api",
+                          today: _dt.date | None = None) -> dict:
+        """Replace a site's closure days (routing treats them as non-business days from the next order on)."""
+        closures = validated(v.validate_closures, payload, today or _dt.datetime.now(_dt.timezone.utc).date())
+
+        def tx(conn):
+            if self.store.get_site(conn, site_id, merchant_id) is None:
+                raise NotFound(f"no site {site_id} in your network")
+            before = [c["date"] for c in self.store.site_closure_details(conn, site_id)]
+            self.store.replace_site_closures(conn, site_id, closures, f"{actor} ({merchant_id})")
+            return before
+        before = self.store.run(tx)
+        self.ops.invalidate_sites()
+        log_event(logger, "site_closures_set", merchant_id=merchant_id, site_id=site_id, actor=actor,
+                  before=len(before), after=len(closures))
+        return self.site_closures(merchant_id, site_id)
+
+    # ------------------------------------------------------------------ ops users (dashboard login)
+    def add_ops_user(self, username: str, password: str, display_name: str = "") -> dict:
+        try:
+            name = accounts.check_username(username)
+            accounts.check_password(password, name)
+        except accounts.AccountError as exc:
+            raise ValidationFailed(exc.message, {exc.field: exc.message}) from exc
+        display = (display_name or "").strip()[:120]
+        if any(ord(c) < 32 for c in display):
+            raise ValidationFailed("name has control characters", {"name": "must not contain control characters"})
+        hashed = accounts.hash_password(password)
+        if not self.store.run(lambda conn: self.store.add_ops_user(conn, name, display or name, hashed)):
+            raise Conflict(f"ops user {name} already exists", {"username": "already exists"})
+        log_event(logger, "ops_user_added", username=name)
+        return self.get_ops_user(name)
+
+    def get_ops_user(self, username: str) -> dict:
+        with self.store.read() as conn:
+            user = self.store.get_ops_user(conn, username)
+        if user is None:
+            raise NotFound(f"no ops user {username}")
+        return _public_user(user)
+
+    def list_ops_users(self) -> list[dict]:
+        with self.store.read() as conn:
+            return [_public_user(u) for u in self.store.list_ops_users(conn)]
+
+    def set_ops_user_active(self, username: str, active: bool) -> dict:
+        if not self.store.run(lambda conn: self.store.set_ops_user_active(conn, username, active)):
+            raise NotFound(f"no ops user {username}")
+        log_event(logger, "ops_user_enabled" if active else "ops_user_disabled", username=username)
+        return self.get_ops_user(username)
+
+    def set_ops_user_password(self, username: str, password: str) -> dict:
+        try:
+            accounts.check_password(password, username)
+        except accounts.AccountError as exc:
+            raise ValidationFailed(exc.message, {exc.field: exc.message}) from exc
+        hashed = accounts.hash_password(password)
+        if not self.store.run(lambda conn: self.store.set_ops_user_password(conn, username, hashed)):
+            raise NotFound(f"no ops user {username}")
+        log_event(logger, "ops_user_password_set", username=username)
+        return self.get_ops_user(username)
+
+    def ops_login(self, username: str, password: str, *, now: float | None = None) -> dict | None:
+        """The user (with ``fingerprint`` for the session) when the password matches an active user, else None.
+        An unknown username costs the same scrypt work as a wrong password. After 5 failures in a row the
+        account takes no password for a minute after each further failure (raises ``Locked``)."""
+        name = (username or "").strip().lower()[:64]
+        with self.store.read() as conn:
+            user = self.store.get_ops_user(conn, name) if name else None
+        if user is not None:
+            wait = accounts.locked_out(user["failed_logins"], user["last_failed_at"], now or time.time())
+            if wait > 0:
+                log_event(logger, "ops_login_locked", level=logging.WARNING, username=name, wait_s=round(wait))
+                raise Locked(f"too many failed logins: try again in {int(wait) + 1} s", {"username": "locked"})
+        ok = accounts.verify_password(password or "", user["password_hash"] if user else accounts.DUMMY_HASH)
+        ok = ok and user is not None and bool(user["active"])
+        if user is not None:
+            self.store.run(lambda conn: self.store.record_ops_login(conn, name, ok))
+        log_event(logger, "ops_login" if ok else "ops_login_failed", level=logging.INFO if ok else logging.WARNING,
+                  username=name)
+        if not ok:
+            return None
+        return dict(_public_user(user), fingerprint=accounts.session_fingerprint(user["password_hash"]))
+
+    def ops_session_user(self, username: str, fingerprint: str) -> dict | None:
+        """The user a session cookie names, if still active and its password unchanged since login."""
+        with self.store.read() as conn:
+            user = self.store.get_ops_user(conn, username)
+        if user is None or not user["active"] or accounts.session_fingerprint(user["password_hash"]) != fingerprint:
+            return None
+        return _public_user(user)
+
+    def session_secret(self, configured: str = "") -> str:
+        """The configured cookie secret, else one generated once and kept in the database (every worker shares it)."""
+        if configured:
+            return configured
+        return self.store.run(lambda conn: self.store.setting(conn, "session_secret", secrets.token_urlsafe(48)))
+
+
+class Locked(Forbidden):
+    """Too many failed logins in a row: the account takes no password for a while."""
+
+    code = "login_locked"
+    status = 429
+
+
+def _public_user(row: dict) -> dict:
+    return {"username": row["username"], "name": row["display_name"], "active": bool(row["active"]),
+            "created_at": row["created_at"], "disabled_at": row["disabled_at"], "last_login_at": row["last_login_at"],
+            "failed_logins": row["failed_logins"]}
 
 
 def _public_sku(row: dict) -> dict:

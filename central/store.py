@@ -402,6 +402,70 @@ _FAST_SQL.pop("skus_weights")
 _PG_SQL = {k: re.sub(r":([a-z_0-9]+)", r"%(\1)s", v) for k, v in _FAST_SQL.items()}
 
 
+# Batched intake (many orders per transaction) on PostgreSQL: statements of FIXED shape whatever the batch
+# size, each batch's rows going in as ONE JSON parameter per table (``json_to_recordset``): psycopg prepares
+# them once per connection, the rows are encoded by the json module's C encoder, and "$n" parameters
+# through a RawCursor skip psycopg's query conversion (these statements are too long for its cache).
+_PG_BATCH_SQL = {
+    # LATERAL ... OFFSET 0: one index lookup per key (a join could hash the whole table)
+    "orders_by_channel":
+        "SELECT k.m, k.c, k.co, o.order_id, o.request_hash FROM json_to_recordset($1::json) AS k(m text, c text, "
+        "co text) CROSS JOIN LATERAL (SELECT order_id, request_hash FROM orders WHERE merchant_id = k.m AND "
+        "channel = k.c AND channel_order_id = k.co OFFSET 0) o",
+    "inventory_for":
+        "SELECT " + ", ".join("i." + c for c in INVENTORY_COLS) + " FROM json_to_recordset($1::json) AS "
+        "k(m text, sku text) CROSS JOIN LATERAL (SELECT * FROM inventory WHERE merchant_id = k.m AND sku = k.sku "
+        "OFFSET 0) i ORDER BY i.merchant_id, i.sku, i.site_id",
+    # l: lock the rows one by one in sorted key order and read their latest balance; g: grant each row's requests in
+    # order while the running total fits; u: one conditional UPDATE per row with the granted total
+    # (its WHERE re-checks the guard on the row it updates).
+    "reserve_requests":
+        "WITH v AS (SELECT * FROM json_to_recordset($1::json) AS v(n int, m text, sku text, site text, q int)), "
+        "l AS MATERIALIZED (SELECT i.* FROM (SELECT DISTINCT m, sku, site FROM v ORDER BY m, sku, site) k "
+        "CROSS JOIN LATERAL (SELECT merchant_id, sku, site_id, on_hand, reserved, safety_stock, low_stock_threshold "
+        "FROM inventory WHERE merchant_id = k.m AND sku = k.sku AND site_id = k.site FOR UPDATE) i), "
+        "g AS MATERIALIZED (SELECT v.n, v.m, v.sku, v.site, v.q, "
+        "sum(v.q) OVER (PARTITION BY v.m, v.sku, v.site ORDER BY v.n) <= l.on_hand - l.reserved - l.safety_stock "
+        "AS ok FROM v JOIN l ON l.merchant_id = v.m AND l.sku = v.sku AND l.site_id = v.site), "
+        "t AS (SELECT m, sku, site, sum(q) AS q FROM g WHERE ok GROUP BY m, sku, site), "
+        "u AS (UPDATE inventory i SET reserved = i.reserved + t.q FROM t WHERE i.merchant_id = t.m AND "
+        "i.sku = t.sku AND i.site_id = t.site AND i.on_hand - i.reserved - i.safety_stock >= t.q "
+        "RETURNING i.merchant_id, i.sku, i.site_id) "
+        "SELECT g.n, g.ok AND u.sku IS NOT NULL, l.on_hand, l.reserved, l.safety_stock, l.low_stock_threshold "
+        "FROM g JOIN l ON l.merchant_id = g.m AND l.sku = g.sku AND l.site_id = g.site "
+        "LEFT JOIN u ON u.merchant_id = g.m AND u.sku = g.sku AND u.site_id = g.site",
+}
+
+
+def _raw_cursor(conn: Connection, new: bool = False):
+    """A psycopg RawCursor ("$n" parameters) on the DBAPI connection of ``conn`` (reused unless ``new``)."""
+    import psycopg
+
+    info = conn.connection.info
+    cur = None if new else info.get("fs_raw_cursor")
+    if cur is None or cur.closed:
+        cur = psycopg.RawCursor(conn.connection.dbapi_connection)
+        if not new:
+            info["fs_raw_cursor"] = cur
+    return info, cur
+
+
+def _x_raw(conn: Connection, sql: str, params, *, fetch: bool = False):
+    """One fixed PostgreSQL statement ("$n" parameters) on the reusable raw cursor of ``conn``."""
+    info, cur = _raw_cursor(conn)
+    try:
+        cur.execute(sql, params)
+        return cur.fetchall() if fetch else None
+    except Exception as exc:
+        info.pop("fs_raw_cursor", None)
+        cur.close()
+        raise _wrap_dbapi(exc, sql.split(" ", 1)[0]) from exc
+
+
+def _jdump(rows) -> str:
+    return json.dumps(rows, separators=(",", ":"))
+
+
 class _Rows:
     __slots__ = ("cur",)
 
@@ -470,53 +534,39 @@ def _multi_row(name: str, pg: bool, rows: list[dict]) -> tuple[str, dict]:
     return sql, flat
 
 
-_CTE_CACHE: dict[tuple, str] = {}
+_JSON_INSERT_CACHE: dict[tuple[str, ...], str] = {}
+_JSON_VALUE_COLS = {("orders", "routing_log")}
 
 
-def _x_batch(conn: Connection, items: list[tuple[str, list[dict]]]) -> None:
-    """Several hot-path INSERTs (no RETURNING) at once: on PostgreSQL ONE statement of data-modifying
-    CTEs (one round trip instead of one per table); on SQLite one after another (no round trips)."""
-    items = [(n, rows) for n, rows in items if rows]
-    if conn.dialect.name != "postgresql" or len(items) < 2 or sum(len(r) for _, r in items) > 64:
-        for name, rows in items:
-            _x(conn, name, rows)
-        return
-    # server-side "$n" parameters through psycopg's RawCursor: this statement is longer than psycopg
-    # caches query conversions for, and converting "%(name)s" on every order cost ~15% of intake CPU
-    key = tuple((n, len(rows)) for n, rows in items)
-    sql = _CTE_CACHE.get(key)
-    if sql is None:
-        parts, pos = [], iter(range(1, 1 << 16))
-        for name, rows in items:
-            head, values = _FAST_SQL[name].split(" VALUES ", 1)
-            parts.append(head + " VALUES " + ", ".join(
-                re.sub(r":([a-z_0-9]+)", lambda m: f"${next(pos)}", values) for _ in rows))
-        sql = "WITH " + ", ".join(f"w{k} AS ({p})" for k, p in enumerate(parts[:-1])) + " " + parts[-1]
-        _CTE_CACHE[key] = sql
-    flat = [row[n] for name, rows in items for row in rows for n in _value_names(name)]
-    info = conn.connection.info
-    cur = info.get("fs_raw_cursor")
-    if cur is None or cur.closed:
-        import psycopg
-
-        cur = info["fs_raw_cursor"] = psycopg.RawCursor(conn.connection.dbapi_connection)
-    try:
-        cur.execute(sql, flat)
-    except Exception as exc:
-        info.pop("fs_raw_cursor", None)
-        cur.close()
-        raise _wrap_dbapi(exc, "+".join(n for n, _ in items)) from exc
-
-
-_NAMES_CACHE: dict[str, list[str]] = {}
-
-
-def _value_names(name: str) -> list[str]:
-    """The ":name" parameters of a hot-path INSERT's VALUES group, in order."""
-    names = _NAMES_CACHE.get(name)
-    if names is None:
-        names = _NAMES_CACHE[name] = re.findall(r":([a-z_0-9]+)", _FAST_SQL[name].split(" VALUES ", 1)[1])
-    return names
+def _pg_json_insert(names: tuple[str, ...]) -> str:
+    """The hot-path INSERTs ``names`` as ONE PostgreSQL statement taking one JSON array of row objects per
+    table (``INSERT ... SELECT ... FROM json_to_recordset($k)`` in data-modifying CTEs): the same text for
+    any number of rows, so it is prepared once; a table with no rows gets "[]"."""
+    sql = _JSON_INSERT_CACHE.get(names)
+    if sql is not None:
+        return sql
+    pg_types = {Integer: "int8", BigInteger: "int8", Boolean: "bool", Float: "float8"}
+    parts = []
+    for k, name in enumerate(names):
+        head, values = _FAST_SQL[name].split(" VALUES ", 1)
+        table_name, cols = re.match(r"INSERT INTO (\w+) \((.*)\)$", head).groups()
+        table = metadata.tables[table_name]
+        select_list, record = [], []
+        for col, expr in zip((c.strip() for c in cols.split(",")), (e.strip() for e in values.strip()[1:-1].split(","))):
+            if (table_name, col) in _JSON_VALUE_COLS:   # a JSON value in the row, stored as its text
+                record.append(f"{expr[1:]} json")
+                select_list.append(f"u.{expr[1:]}::text")
+            elif expr.startswith(":"):
+                typ = next((t for cls, t in pg_types.items() if isinstance(table.c[col].type, cls)), "text")
+                record.append(f"{expr[1:]} {typ}")
+                select_list.append(f"u.{expr[1:]}")
+            else:
+                select_list.append(expr)
+        parts.append(f"{head} SELECT {', '.join(select_list)} FROM json_to_recordset(${k + 1}::json) "
+                     f"AS u({', '.join(record)})")
+    sql = "WITH " + ", ".join(f"w{k} AS ({p})" for k, p in enumerate(parts[:-1])) + " " + parts[-1]
+    _JSON_INSERT_CACHE[names] = sql
+    return sql
 
 
 @contextlib.contextmanager
@@ -760,56 +810,97 @@ class CentralQueries:
                 backorders.c.merchant_id == merchant_id, backorders.c.status == "open",
                 backorders.c.sku.in_(sku_list)).group_by(backorders.c.sku))}
 
-    def try_reserve_many(self, conn: Connection, merchant_id: str,
-                         items: list[tuple[str, str, int]]) -> list[dict | None]:
-        """``try_reserve`` for several (sku, site, qty) in the given (sorted) order: still one conditional
-        UPDATE per (SKU, site), each all-or-nothing; on PostgreSQL they are pipelined (one round trip)."""
-        if len(items) < 2 or conn.dialect.name != "postgresql":
-            return [self.try_reserve(conn, merchant_id, sku, site, q) for sku, site, q in items]
+    def intake_prefetch_many(self, conn: Connection, keys: list[tuple[str, str, str]],
+                             skus_by_merchant: dict[str, set[str]]) -> tuple[dict[tuple, dict], list[dict]]:
+        """Batched intake's two reads for many orders: {(merchant, channel, channel_order_id): {order_id,
+        request_hash}} of those already stored, and the inventory rows (with merchant_id) of the SKUs named.
+        On PostgreSQL one round trip (pipelined with the implicit BEGIN), two statements of fixed shape."""
+        pairs = sorted((m, sku) for m, skus in skus_by_merchant.items() for sku in skus)
+        if conn.dialect.name != "postgresql":
+            found = {}
+            for key in dict.fromkeys(keys):
+                row = self.find_order_by_channel(conn, *key)
+                if row is not None:
+                    found[key] = row
+            inv = [r for m, skus in sorted(skus_by_merchant.items())
+                   for r in self.inventory_for_skus(conn, m, skus)]
+            return found, inv
         raw = conn.connection.dbapi_connection
-        curs = [raw.cursor() for _ in items]
+        c1, c2 = _raw_cursor(conn, new=True)[1], _raw_cursor(conn, new=True)[1]
         try:
-            with _pg_pipeline(raw, "reserve"):
-                for cur, (sku, site, q) in zip(curs, items):
-                    cur.execute(_PG_SQL["reserve"], {"m": merchant_id, "sku": sku, "site": site, "q": q})
-                rows = [cur.fetchone() for cur in curs]
-        finally:
-            for cur in curs:
-                cur.close()
-        return [None if r is None else {"on_hand": r[0], "reserved": r[1], "safety_stock": r[2],
-                                        "low_stock_threshold": r[3]} for r in rows]
-
-    def intake_prefetch(self, conn: Connection, merchant_id: str, channel: str, channel_order_id: str,
-                        sku_list: Iterable[str]) -> tuple[dict | None, list[dict]]:
-        """Intake's two reads, (``find_order_by_channel``, ``inventory_for_skus``); on PostgreSQL
-        pipelined with the implicit BEGIN: one round trip instead of three."""
-        skus = sorted(set(sku_list))
-        if conn.dialect.name != "postgresql" or not 0 < len(skus) <= 4:
-            return (self.find_order_by_channel(conn, merchant_id, channel, channel_order_id),
-                    self.inventory_for_skus(conn, merchant_id, skus))
-        raw = conn.connection.dbapi_connection
-        c1, c2 = raw.cursor(), raw.cursor()
-        try:
-            with _pg_pipeline(raw, "intake_prefetch"):
-                c1.execute(_PG_SQL["order_by_channel"], {"m": merchant_id, "c": channel, "co": channel_order_id})
-                c2.execute(_PG_SQL[f"inventory_{len(skus)}"],
-                           {"m": merchant_id, **{f"s{i}": s for i, s in enumerate(skus)}})
-                row, inv = c1.fetchone(), c2.fetchall()
+            with _pg_pipeline(raw, "intake_prefetch_many"):
+                # never a prepared statement: a generic plan made while ``orders`` was small scans it whole
+                c1.execute(_PG_BATCH_SQL["orders_by_channel"],
+                           (_jdump([{"m": m, "c": c, "co": co} for m, c, co in keys]),), prepare=False)
+                c2.execute(_PG_BATCH_SQL["inventory_for"], (_jdump([{"m": m, "sku": sku} for m, sku in pairs]),))
+                found_rows, inv = c1.fetchall(), c2.fetchall()
         finally:
             c1.close()
             c2.close()
-        return ({"order_id": row[0], "request_hash": row[1]} if row else None,
+        return ({(r[0], r[1], r[2]): {"order_id": r[3], "request_hash": r[4]} for r in found_rows},
                 [dict(zip(INVENTORY_COLS, r)) for r in inv])
 
+    def reserve_requests(self, conn: Connection, requests: list[tuple[str, str, str, int]]) -> list[dict]:
+        """Reservation requests (merchant, sku, site, qty), in the caller's priority order; each is granted
+        whole or not at all and ``available`` never goes below zero. Returns per request {won, on_hand,
+        reserved (after this request when won), safety_stock, low_stock_threshold}; a lost request carries
+        the row's current balance after this call's grants (``on_hand`` None when there is no row).
+
+        SQLite: one conditional UPDATE per request. PostgreSQL: ONE statement, equally safe: it locks the
+        (SKU, site) rows in sorted order (FOR UPDATE: a fixed lock order across concurrent batches, no
+        deadlock), grants each row's requests in order while their running total fits the locked row's
+        available, and applies one conditional UPDATE per (SKU, site) with the granted total."""
+        out: list[dict] = []
+        if conn.dialect.name != "postgresql":
+            refused: set[tuple[str, str, str]] = set()
+            for m, sku, site, q in requests:
+                # as on PostgreSQL: once a row refuses a request, its later requests are refused too
+                row = None if (m, sku, site) in refused else self.try_reserve(conn, m, sku, site, q)
+                if row is not None:
+                    out.append(dict(row, won=True))
+                    continue
+                refused.add((m, sku, site))
+                cur = self.get_inventory_row(conn, m, sku, site) or {"on_hand": None, "reserved": 0,
+                                                                      "safety_stock": 0, "low_stock_threshold": 0}
+                out.append({"won": False, **{k: cur[k] for k in ("on_hand", "reserved", "safety_stock",
+                                                                 "low_stock_threshold")}})
+            return out
+        rows = _x_raw(conn, _PG_BATCH_SQL["reserve_requests"],
+                      (_jdump([{"n": n, "m": m, "sku": sku, "site": site, "q": q}
+                               for n, (m, sku, site, q) in enumerate(requests)]),), fetch=True)
+        by_n = {r[0]: r for r in rows}
+        granted: dict[tuple[str, str, str], int] = {}
+        for n, (m, sku, site, q) in enumerate(requests):
+            r = by_n.get(n)
+            if r is None:   # no inventory row for this (sku, site)
+                out.append({"won": False, "on_hand": None, "reserved": 0, "safety_stock": 0,
+                            "low_stock_threshold": 0})
+                continue
+            key = (m, sku, site)
+            won = bool(r[1])
+            if won:
+                granted[key] = granted.get(key, 0) + q
+            out.append({"won": won, "on_hand": r[2], "reserved": r[3] + granted.get(key, 0), "safety_stock": r[4],
+                        "low_stock_threshold": r[5]})
+        for n, (m, sku, site, q) in enumerate(requests):   # a lost request sees every grant of this call
+            if not out[n]["won"] and out[n]["on_hand"] is not None:
+                out[n]["reserved"] = by_n[n][3] + granted.get((m, sku, site), 0)
+        return out
+
     @contextlib.contextmanager
-    def pipelined(self, conn: Connection) -> Iterator[None]:
+    def pipelined(self, conn: Connection, *, commit: bool = False) -> Iterator[None]:
         """Statements run inside are pipelined on PostgreSQL (sent without waiting; a fetch or the end of
-        the block waits once); nothing changes on SQLite. Errors surface as SQLAlchemy's."""
+        the block waits once); nothing changes on SQLite. Errors surface as SQLAlchemy's. ``commit``: the
+        transaction's COMMIT goes in the same pipeline (one round trip for the writes and the commit; the
+        caller's own commit then finds nothing to do)."""
         if conn.dialect.name != "postgresql":
             yield
             return
-        with _pg_pipeline(conn.connection.dbapi_connection, "pipeline"):
+        raw = conn.connection.dbapi_connection
+        with _pg_pipeline(raw, "pipeline"):
             yield
+            if commit:
+                raw.commit()
 
     def try_reserve(self, conn: Connection, merchant_id: str, sku: str, site_id: str, qty: int) -> dict | None:
         """THE oversell guard: one conditional UPDATE; returns the new row or None if not enough available."""
@@ -837,6 +928,52 @@ class CentralQueries:
                                        d_in_transit=d_in_transit, d_quarantine=d_quarantine,
                                        on_hand_after=after["on_hand"], reserved_after=after["reserved"])])
         return before, after
+
+    def apply_deltas(self, conn: Connection, site_id: str, items: list[dict]) -> list[tuple[dict, dict]]:
+        """``apply_delta`` for many changes at one site, set-based: ONE conditional-free UPDATE per
+        (merchant, sku) with the summed deltas (keys in sorted order: a fixed lock order on PostgreSQL)
+        and one multi-row INSERT for the ledger rows, in item order. ``items`` are dicts with merchant_id,
+        sku, cause, actor, ref and any of d_on_hand/d_reserved/d_in_transit/d_quarantine. Returns each
+        item's (before, after) exactly as applying them one after another would have seen them."""
+        d_cols = ("d_on_hand", "d_reserved", "d_in_transit", "d_quarantine")
+        sums: dict[tuple[str, str], list[int]] = {}
+        for it in items:
+            s = sums.setdefault((it["merchant_id"], it["sku"]), [0, 0, 0, 0])
+            for i, c in enumerate(d_cols):
+                s[i] += it.get(c, 0)
+        ts = now_iso()
+        final: dict[tuple[str, str], list[int]] = {}
+        fixed: dict[tuple[str, str], tuple[int, int]] = {}
+        for key in sorted(sums):
+            s = sums[key]
+            params = {"m": key[0], "sku": key[1], "site": site_id, "a": s[0], "r": s[1], "t": s[2], "qq": s[3],
+                      "ts": ts}
+            row = _x(conn, "delta", params).first()
+            if row is None:
+                self.ensure_inventory(conn, key[0], key[1], site_id)
+                row = _x(conn, "delta", params).first()
+            final[key] = [row[0], row[1], row[3], row[4]]   # on_hand, reserved, in_transit, quarantine
+            fixed[key] = (row[2], row[5])                    # safety_stock, low_stock_threshold
+        out: list[tuple[dict, dict]] = [None] * len(items)  # type: ignore[list-item]
+        for i in range(len(items) - 1, -1, -1):              # walk back from the final balances
+            it = items[i]
+            key = (it["merchant_id"], it["sku"])
+            cur = final[key]
+            d = [it.get(c, 0) for c in d_cols]
+            safety, low = fixed[key]
+            after = {"on_hand": cur[0], "reserved": cur[1], "safety_stock": safety, "in_transit": cur[2],
+                     "quarantine": cur[3], "low_stock_threshold": low}
+            final[key] = cur = [cur[0] - d[0], cur[1] - d[1], cur[2] - d[2], cur[3] - d[3]]
+            before = dict(after, on_hand=cur[0], reserved=cur[1], in_transit=cur[2], quarantine=cur[3])
+            out[i] = (before, after)
+        ledger_rows = [{"merchant_id": it["merchant_id"], "sku": it["sku"], "site_id": site_id, "ts": ts,
+                        "cause": it["cause"], "actor": it["actor"], "ref": it.get("ref", ""),
+                        "d_on_hand": it.get("d_on_hand", 0), "d_reserved": it.get("d_reserved", 0),
+                        "d_in_transit": it.get("d_in_transit", 0), "d_quarantine": it.get("d_quarantine", 0),
+                        "on_hand_after": after["on_hand"], "reserved_after": after["reserved"]}
+                       for it, (_b, after) in zip(items, out)]
+        _x(conn, "ledger_insert", ledger_rows)   # one statement (few rows) or one executemany
+        return out
 
     def insert_ledger(self, conn: Connection, rows: list[dict]) -> None:
         if not rows:
@@ -877,24 +1014,39 @@ class CentralQueries:
         _x(conn, "line_insert", [{"qty_allocated": 0, "qty_backordered": 0, **ln, "order_id": order["order_id"],
                                   "merchant_id": order["merchant_id"]} for ln in lines])
 
-    def insert_new_order(self, conn: Connection, order: dict, lines: list[dict], events: list[dict]) -> None:
-        """Intake: the order, its lines, timeline events and the rows the allocator deferred
-        (``order["_ledger"]``, ``["_fo_rows"]``, ``["_bo_rows"]``) in one round trip on PostgreSQL."""
+    def insert_new_orders(self, conn: Connection, batch: list[tuple[dict, list[dict], list[dict]]]) -> None:
+        """Intake: [(order, lines, timeline events)] with the rows the allocator deferred into each order
+        (``order["_ledger"]``, ``["_fo_rows"]``, ``["_bo_rows"]``): one multi-row INSERT per table, all in
+        ONE statement on PostgreSQL (data-modifying CTEs)."""
         ts = now_iso()
-        m, o = order["merchant_id"], order["order_id"]
-        items: list[tuple[str, list[dict]]] = [
-            ("order_insert", [{k: order[k] for k in ORDER_COLS}]),
-            ("line_insert", [{"qty_allocated": 0, "qty_backordered": 0, **ln, "order_id": o, "merchant_id": m}
-                             for ln in lines]),
-            ("event_insert", [{"ts": ts, "reason": "", "from_status": None, "to_status": None, **e,
-                               "detail": _json(e.get("detail", {}))} for e in events]),
-            ("ledger_insert", [{"ts": ts, "ref": "", "d_on_hand": 0, "d_reserved": 0, "d_in_transit": 0,
-                                "d_quarantine": 0, **r} for r in order.pop("_ledger", [])]),
-            ("fo_insert", [{"created_at": ts, "updated_at": ts, **fo} for fo, _ in order.get("_fo_rows", [])]),
-            ("fo_line_insert", [dict(ln, fo_id=fo["fo_id"]) for fo, fls in order.pop("_fo_rows", []) for ln in fls]),
-            ("backorder_insert", [dict(b, ts=ts) for b in order.pop("_bo_rows", [])]),
-        ]
-        _x_batch(conn, items)
+        names = ("order_insert", "line_insert", "event_insert", "ledger_insert", "fo_insert", "fo_line_insert",
+                 "backorder_insert")
+        rows: dict[str, list[dict]] = {n: [] for n in names}
+        pg = conn.dialect.name == "postgresql"
+        for order, lines, events in batch:
+            m, o = order["merchant_id"], order["order_id"]
+            row = {k: order[k] for k in ORDER_COLS}
+            if "_routing_log" in order:   # PostgreSQL takes the list as a JSON value: encoded once, not twice
+                row["routing_log"] = order["_routing_log"] if pg else json.dumps(order["_routing_log"])
+            elif pg:
+                row["routing_log"] = json.loads(row["routing_log"])
+            rows["order_insert"].append(row)
+            rows["line_insert"] += [{"qty_allocated": 0, "qty_backordered": 0, **ln, "order_id": o,
+                                     "merchant_id": m} for ln in lines]
+            rows["event_insert"] += [{"ts": ts, "reason": "", "from_status": None, "to_status": None, **e,
+                                      "detail": _json(e["detail"]) if e.get("detail") else "{}"} for e in events]
+            rows["ledger_insert"] += [{"ts": ts, "ref": "", "d_on_hand": 0, "d_reserved": 0, "d_in_transit": 0,
+                                       "d_quarantine": 0, **r} for r in order.pop("_ledger", [])]
+            fo_rows = order.pop("_fo_rows", [])
+            rows["fo_insert"] += [{"created_at": ts, "updated_at": ts, **fo} for fo, _ in fo_rows]
+            rows["fo_line_insert"] += [dict(ln, fo_id=fo["fo_id"]) for fo, fls in fo_rows for ln in fls]
+            rows["backorder_insert"] += [dict(b, ts=ts) for b in order.pop("_bo_rows", [])]
+        if pg:   # one statement of fixed shape (prepared once per connection)
+            _x_raw(conn, _pg_json_insert(names), [_jdump(rows[n]) for n in names])
+            return
+        for n in names:
+            if rows[n]:
+                _x(conn, n, rows[n])
 
     def get_order(self, conn: Connection, order_id: str, merchant_id: str | None = None, *,
                   for_update: bool = False) -> dict | None:
@@ -1177,6 +1329,83 @@ class CentralQueries:
             out.append(d)
         return out
 
+    # ---------------------------------------------------------------- ops users, settings, closures, coalescing
+    # (tables ``ops_users``, ``central_settings``, ``site_closures`` are defined at the end of this module)
+    def add_ops_user(self, conn: Connection, username: str, display_name: str, password_hash: str) -> bool:
+        """Create a dashboard user; False when the username is taken."""
+        if conn.execute(select(ops_users.c.username).where(ops_users.c.username == username)).first():
+            return False
+        conn.execute(insert(ops_users).values(username=username, display_name=display_name,
+                                              password_hash=password_hash, active=True, created_at=now_iso()))
+        return True
+
+    def get_ops_user(self, conn: Connection, username: str) -> dict | None:
+        row = conn.execute(select(ops_users).where(ops_users.c.username == username)).mappings().first()
+        return dict(row) if row else None
+
+    def list_ops_users(self, conn: Connection) -> list[dict]:
+        return [dict(r) for r in conn.execute(select(ops_users).order_by(ops_users.c.username)).mappings()]
+
+    def set_ops_user_active(self, conn: Connection, username: str, active: bool) -> bool:
+        res = conn.execute(update(ops_users).where(ops_users.c.username == username).values(
+            active=bool(active), disabled_at=None if active else now_iso()))
+        return res.rowcount == 1
+
+    def set_ops_user_password(self, conn: Connection, username: str, password_hash: str) -> bool:
+        res = conn.execute(update(ops_users).where(ops_users.c.username == username).values(
+            password_hash=password_hash, failed_logins=0))
+        return res.rowcount == 1
+
+    def record_ops_login(self, conn: Connection, username: str, ok: bool) -> None:
+        values: dict[str, Any] = ({"last_login_at": now_iso(), "failed_logins": 0} if ok
+                                  else {"failed_logins": ops_users.c.failed_logins + 1, "last_failed_at": time.time()})
+        conn.execute(update(ops_users).where(ops_users.c.username == username).values(**values))
+
+    def setting(self, conn: Connection, key: str, default: str) -> str:
+        """The stored value of ``key``; ``default`` is stored first when there is none (first writer wins)."""
+        stmt = self._insert(conn, central_settings).values(key=key, value=default, created_at=now_iso())
+        conn.execute(stmt.on_conflict_do_nothing(index_elements=["key"]))
+        return conn.execute(select(central_settings.c.value).where(central_settings.c.key == key)).scalar_one()
+
+    def replace_site_closures(self, conn: Connection, site_id: str, closures: list[dict], actor: str) -> bool:
+        """Replace a site's closures ([{date, reason}]): reasons in ``site_closures``, dates in
+        ``sites.closures`` (what routing reads). False when the site does not exist."""
+        if not self.set_site_closures(conn, site_id, [c["date"] for c in closures]):
+            return False
+        conn.execute(delete(site_closures).where(site_closures.c.site_id == site_id))
+        ts = now_iso()
+        if closures:
+            conn.execute(insert(site_closures), [{"site_id": site_id, "date": c["date"], "reason": c["reason"],
+                                                  "set_by": actor[:100], "set_at": ts} for c in closures])
+        return True
+
+    def site_closure_details(self, conn: Connection, site_id: str) -> list[dict]:
+        """[{date, reason, set_by, set_at}] by date; a date set without a reason (store/routing only) has ""."""
+        site = conn.execute(select(sites.c.closures).where(sites.c.site_id == site_id)).first()
+        if site is None:
+            return []
+        rows = {r["date"]: dict(r) for r in conn.execute(
+            select(site_closures.c.date, site_closures.c.reason, site_closures.c.set_by, site_closures.c.set_at)
+            .where(site_closures.c.site_id == site_id)).mappings()}
+        return [rows.get(d) or {"date": d, "reason": "", "set_by": "", "set_at": ""}
+                for d in sorted(json.loads(site[0]))]
+
+    def webhook_subscriptions(self, conn: Connection, merchant_id: str) -> dict[str, list[str]]:
+        """{event_type: [webhook_id, ...]} of a merchant's active webhooks (cached by central.webhooks)."""
+        out: dict[str, list[str]] = {}
+        for r in conn.execute(select(webhooks.c.webhook_id, webhooks.c.events).where(
+                webhooks.c.merchant_id == merchant_id, webhooks.c.active.is_(True)).order_by(webhooks.c.created_at)):
+            for event_type in json.loads(r[1]):
+                out.setdefault(event_type, []).append(r[0])
+        return out
+
+    def replace_pending_payload(self, conn: Connection, delivery_id: str, payload: dict) -> bool:
+        """Coalescing: give a not-yet-attempted delivery the newest payload; False if there is no such row."""
+        res = conn.execute(update(webhook_deliveries).where(
+            webhook_deliveries.c.delivery_id == delivery_id, webhook_deliveries.c.status == "pending",
+            webhook_deliveries.c.attempts == 0).values(payload=_json(payload)))
+        return res.rowcount == 1
+
     # ---------------------------------------------------------------- bench / maintenance helpers
     def bulk_insert_orders(self, conn: Connection, rows: list[dict]) -> None:
         conn.execute(insert(orders), rows)
@@ -1196,12 +1425,13 @@ class CentralStore(CentralQueries):
     ``postgresql+psycopg://user@host:port/db``."""
 
     def __init__(self, url: str, *, pool_size: int = 20, group_commit: bool | None = None, group_max: int = 64):
-        """``group_commit``: order intake (``run_grouped``) queues concurrent requests and commits them
-        together in one transaction on one writer thread (default: on for SQLite, whose writers are
-        serialised anyway; off for PostgreSQL, where concurrent transactions overlap their round trips)."""
+        """``group_commit`` (default on): order intake (``run_batched``) queues concurrent requests and
+        one writer thread per process places each batch set-based in one transaction (reads, reservations,
+        inserts and commit: a few round trips per batch instead of per order); off: each request runs in
+        its own transaction in the caller's thread."""
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        self.group_commit = self.is_sqlite if group_commit is None else bool(group_commit)
+        self.group_commit = True if group_commit is None else bool(group_commit)
         self.group_max = group_max
         self._group: _GroupWriter | None = None
         self._group_lock = threading.Lock()
@@ -1269,13 +1499,39 @@ class CentralStore(CentralQueries):
         failed batch, re-runs the request alone through ``run`` (with its retries)."""
         if not self.group_commit:
             return self.run(fn)
+        group = self._writer()
+        if threading.current_thread() is group.thread:
+            return fn(self._group_conn)   # nested call from a queued request: same transaction
+        return group.submit(fn)
+
+    def run_batched(self, batch_fn, item):
+        """Group commit for a set-based use case: the items of concurrent callers queue up and the writer
+        thread hands each batch to ONE call ``batch_fn(conn, items, commit=True)`` in one transaction;
+        it returns one result per item, an exception instance meaning "raise this to that caller" (such an
+        item must have written nothing). ``commit=True``: the batch may commit itself as its last write
+        (``pipelined(conn, commit=True)``). Without group commit, or when the batch as a whole fails (a
+        database error: deadlock, a concurrent duplicate), each item runs alone as a batch of one in its
+        own transaction through ``run`` (with its retries); a nested call on the writer thread joins the
+        open transaction."""
+        def alone(conn):
+            res = batch_fn(conn, [item], commit=False)[0]
+            if isinstance(res, BaseException):
+                raise res
+            return res
+
+        if not self.group_commit:
+            return self.run(alone)
+        group = self._writer()
+        if threading.current_thread() is group.thread:
+            return alone(self._group_conn)
+        return group.submit(alone, batch_fn, item)
+
+    def _writer(self) -> "_GroupWriter":
         with self._group_lock:
             group = self._group
             if group is None:
                 group = self._group = _GroupWriter(self, self.group_max)
-        if threading.current_thread() is group.thread:
-            return fn(self._group_conn)   # nested call from a queued request: same transaction
-        return group.submit(fn)
+            return group
 
     def group_stats(self) -> dict[str, int]:
         """Group commit so far: committed batches and the requests they carried."""
@@ -1324,14 +1580,17 @@ class CentralStore(CentralQueries):
 
 
 
+GROUP_LINGER_S = 0.0005   # at most this wait for more requests when the last batch was larger than this one
 _GROUP_LOCK_KEY = 0x466C6F6F72  # advisory lock id of the intake group-commit writers (PostgreSQL)
 
 
 class _GroupJob:
-    __slots__ = ("fn", "done", "result", "error", "alone")
+    __slots__ = ("fn", "batch_fn", "item", "done", "result", "error", "alone")
 
-    def __init__(self, fn):
-        self.fn = fn
+    def __init__(self, fn, batch_fn=None, item=None):
+        self.fn = fn                  # runs alone (or in a SAVEPOINT of the shared transaction)
+        self.batch_fn = batch_fn      # set-based: one call for every queued job of the same batch_fn
+        self.item = item
         self.done = threading.Event()
         self.result = None
         self.error: BaseException | None = None
@@ -1353,13 +1612,15 @@ class _GroupWriter:
         self.closed = False
         self.batches = 0      # committed batches and the requests they carried (stats, tests)
         self.requests = 0
+        self.linger_s = GROUP_LINGER_S
+        self.last_size = 0
         self.thread = threading.Thread(target=self._loop, name="central-group-commit", daemon=True)
         self.thread.start()
 
-    def submit(self, fn):
+    def submit(self, fn, batch_fn=None, item=None):
         if self.closed:
             return self.store.run(fn)
-        job = _GroupJob(fn)
+        job = _GroupJob(fn, batch_fn, item)
         self.q.put(job)
         job.done.wait()
         if job.alone:
@@ -1388,26 +1649,54 @@ class _GroupWriter:
                 return
             batch = [job]
             stop = False
+            lingered = self.linger_s <= 0 or self.last_size < 2
             while len(batch) < self.max_batch:
                 try:
                     nxt = self.q.get_nowait()
                 except self._empty:
-                    break
+                    if lingered or len(batch) >= self.last_size:
+                        break
+                    # callers answered by the last batch are sending their next request: give them a
+                    # moment, so batches stay large (fewer round trips and commits per request)
+                    lingered = True
+                    time.sleep(self.linger_s)
+                    continue
                 if nxt is None:
                     stop = True
                     break
                 batch.append(nxt)
-            try:
-                self._run_batch(batch)
-                self.batches += 1
-                self.requests += len(batch)
-            except Exception:  # noqa: BLE001 - the shared transaction failed: each request retries alone
-                for j in batch:
-                    j.alone, j.error, j.result = True, None, None
+            self.last_size = len(batch)
+            groups: dict[Any, list[_GroupJob]] = {}
             for j in batch:
-                j.done.set()
+                groups.setdefault(j.batch_fn, []).append(j)
+            for batch_fn, jobs in groups.items():
+                try:
+                    if batch_fn is None:
+                        self._run_batch(jobs)
+                    else:
+                        self._run_set(batch_fn, jobs)
+                    self.batches += 1
+                    self.requests += len(jobs)
+                except Exception:  # noqa: BLE001 - the shared transaction failed: each request retries alone
+                    for j in jobs:
+                        j.alone, j.error, j.result = True, None, None
+                for j in jobs:
+                    j.done.set()
             if stop:
                 return
+
+    def _run_set(self, batch_fn, jobs: list[_GroupJob]) -> None:
+        with self.store.transaction() as conn:
+            self.store._group_conn = conn
+            try:
+                results = batch_fn(conn, [j.item for j in jobs], commit=True)
+            finally:
+                self.store._group_conn = None
+        for j, res in zip(jobs, results):
+            if isinstance(res, BaseException):
+                j.error = res
+            else:
+                j.result = res
 
     def _run_batch(self, batch: list[_GroupJob]) -> None:
         pg = not self.store.is_sqlite
@@ -1459,6 +1748,39 @@ def _sqlite_on_begin(conn: Connection) -> None:
     # straight on the driver connection: the intake path begins a transaction per order
     raw = conn.connection.dbapi_connection
     raw.execute("BEGIN" if conn.get_execution_options().get("fs_read") else "BEGIN IMMEDIATE")
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables added after schema step 2. ``create_all`` creates them on older databases too (new tables need
+# no ALTER), so they add no numbered step.
+ops_users = Table(
+    "ops_users", metadata,   # central ops staff who log in to the dashboards (not merchant-scoped)
+    Column("username", String(64), primary_key=True),
+    Column("display_name", String(120), nullable=False, server_default=""),
+    Column("password_hash", String(200), nullable=False),   # scrypt, see central.core.accounts
+    Column("active", Boolean, nullable=False, server_default="1"),
+    Column("failed_logins", Integer, nullable=False, server_default="0"),
+    Column("created_at", String(32), nullable=False),
+    Column("disabled_at", String(32)),
+    Column("last_login_at", String(32)),
+    Column("last_failed_at", Float),   # epoch seconds of the last failed login (lockout window)
+)
+
+central_settings = Table(
+    "central_settings", metadata,   # e.g. the generated session-cookie secret shared by every worker
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("created_at", String(32), nullable=False),
+)
+
+site_closures = Table(
+    "site_closures", metadata,   # why a site is closed on a date (the dates routing uses: sites.closures)
+    Column("site_id", String(12), primary_key=True),
+    Column("date", String(10), primary_key=True),
+    Column("reason", String(200), nullable=False),
+    Column("set_by", String(100), nullable=False),
+    Column("set_at", String(32), nullable=False),
+)
 
 
 __all__ = ["CentralStore", "metadata", "new_id", "now_iso", "IntegrityError", "is_retryable", "text"]

@@ -12,7 +12,7 @@ import os
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, Flask, Response, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, Response, g, jsonify, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
 
 from central.core import lifecycle as lc
@@ -41,6 +41,7 @@ def create_app(cfg, store: CentralStore, *, service: CentralService | None = Non
     app.extensions["central_service"] = svc
     app.register_blueprint(api_blueprint(svc))
     app.register_blueprint(ops_blueprint(svc))
+    install_login(app, cfg, svc)
     from central.routing.web import register_routing  # checkout promise + coverage API (routing package)
     register_routing(app, svc)
 
@@ -75,6 +76,80 @@ def create_app(cfg, store: CentralStore, *, service: CentralService | None = Non
         return exc
 
     return app
+
+
+# ---------------------------------------------------------------------- dashboard login
+# Paths that need no dashboard login: health, the API (Bearer API keys), the login page, static files.
+_OPEN_PATHS = ("/healthz", "/login", "/logout")
+_OPEN_PREFIXES = ("/api/", "/ops/static/")
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a local path may be the after-login destination (no open redirect)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/ops/orders"
+    return target
+
+
+def install_login(app: Flask, cfg, svc: CentralService) -> None:
+    """Every page of central except /healthz and /api/v1 needs an ops user's login: the order dashboard,
+    the CSV export and blueprints registered later (the /sync dashboard). Signed session cookie (HttpOnly,
+    SameSite=Lax), secret from ``central.session_secret`` or generated once and kept in the database."""
+    app.secret_key = svc.session_secret(getattr(cfg.central, "session_secret", ""))
+    app.config.update(SESSION_COOKIE_NAME="floorsync_central", SESSION_COOKIE_HTTPONLY=True,
+                      SESSION_COOKIE_SAMESITE="Lax",
+                      SESSION_COOKIE_SECURE=bool(getattr(cfg.central, "session_cookie_secure", False)),
+                      PERMANENT_SESSION_LIFETIME=_dt.timedelta(hours=getattr(cfg.central, "session_hours", 12.0)))
+
+    def session_user() -> dict | None:
+        name, tag = session.get("u"), session.get("f")
+        if not isinstance(name, str) or not isinstance(tag, str):
+            return None
+        return svc.ops_session_user(name, tag)
+
+    @app.before_request
+    def require_login():
+        path = request.path
+        if path in _OPEN_PATHS or path.startswith(_OPEN_PREFIXES):
+            return None
+        user = session_user()
+        if user is not None:
+            g.ops_user = user
+            return None
+        session.clear()
+        if path.endswith((".json", ".csv")) or request.method != "GET" or request.accept_mimetypes.best == "application/json":
+            return jsonify(error_body("login_required", "log in to the central dashboard first (/login)")), 401
+        return redirect(url_for("login", next=request.full_path.rstrip("?")))
+
+    @app.context_processor
+    def ops_user_in_templates():
+        return {"ops_user": g.get("ops_user")}
+
+    @app.route("/login", methods=["GET", "POST"])
+    def login():
+        nxt = _safe_next(request.values.get("next"))
+        if request.method == "GET":
+            if session_user() is not None:
+                return redirect(nxt)
+            return render_template("ops_login.html", next=nxt, error=None, username="")
+        username = (request.form.get("username") or "").strip()
+        try:
+            user = svc.ops_login(username, request.form.get("password") or "")
+        except CentralError as exc:   # locked after too many failures
+            return render_template("ops_login.html", next=nxt, username=username[:64],
+                                   error=exc.message[:1].upper() + exc.message[1:] + "."), exc.status
+        if user is None:
+            return render_template("ops_login.html", next=nxt, username=username[:64],
+                                   error="Wrong username or password, or the account is disabled."), 401
+        session.clear()
+        session.permanent = True
+        session["u"], session["f"] = user["username"], user["fingerprint"]
+        return redirect(nxt)
+
+    @app.post("/logout")
+    def logout():
+        session.clear()
+        return redirect(url_for("login"))
 
 
 # ---------------------------------------------------------------------- API
@@ -305,6 +380,16 @@ def api_blueprint(svc: CentralService) -> Blueprint:
     def site(site_id):
         return jsonify(svc.get_site(g.merchant_id, site_id))
 
+    @bp.get("/sites/<site_id>/closures")
+    @needs("read")
+    def site_closures(site_id):
+        return jsonify(svc.site_closures(g.merchant_id, site_id))
+
+    @bp.put("/sites/<site_id>/closures")
+    @needs("admin")
+    def site_closures_put(site_id):
+        return jsonify(svc.set_site_closures(g.merchant_id, site_id, _json_body(), actor=g.actor))
+
     @bp.get("/skus")
     @needs("read")
     def skus():
@@ -453,5 +538,14 @@ def ops_blueprint(svc: CentralService) -> Blueprint:
         order = svc.get_order(None, order_id)
         events = svc.order_timeline(None, order_id)
         return render_template("ops_order.html", o=order, events=events)
+
+    @bp.get("/sites")
+    def sites():
+        items = [svc.get_site(None, s["site_id"]) for s in svc.list_sites(None)]
+        return render_template("ops_sites.html", sites=items)
+
+    @bp.get("/sites/<site_id>")
+    def site_detail(site_id):
+        return render_template("ops_site.html", s=svc.get_site(None, site_id))
 
     return bp

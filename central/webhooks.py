@@ -16,8 +16,13 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import weakref
+from typing import Any, Iterable
 
-from central.store import CentralStore
+from sqlalchemy.engine import Connection
+
+from central.core.allocation import available as avail_of
+from central.store import CentralQueries, CentralStore
 from floorsync.log import log_event
 
 logger = logging.getLogger("central.webhooks")
@@ -108,3 +113,70 @@ class WebhookDispatcher:
 
 def payload_of(row: dict) -> dict:
     return json.loads(row["payload"]) if isinstance(row["payload"], str) else row["payload"]
+
+
+# ---------------------------------------------------------------------- subscriptions + inventory.updated
+# Which webhooks of a merchant want which event, cached per database and merchant: a stock change asks
+# on every reservation, so the answer for a merchant without subscribers must cost ~nothing. Subscribe and
+# delete (``invalidate``) clear it in this process; other processes see a change within SUBSCRIPTION_TTL_S.
+SUBSCRIPTION_TTL_S = 2.0
+_subs: "weakref.WeakKeyDictionary[Any, dict[str, tuple[float, dict[str, list[str]]]]]" = weakref.WeakKeyDictionary()
+# Deliveries queued by the open transaction, per (merchant, sku, site, webhook): later changes in the same
+# transaction rewrite that delivery's payload instead of queueing another one.
+_pending: "weakref.WeakKeyDictionary[Any, dict[tuple, str]]" = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+def invalidate(merchant_id: str | None = None) -> None:
+    """Forget cached subscriptions (of one merchant, or all) in this process."""
+    with _lock:
+        for per_db in _subs.values():
+            if merchant_id is None:
+                per_db.clear()
+            else:
+                per_db.pop(merchant_id, None)
+
+
+def subscribers(conn: Connection, merchant_id: str, event_type: str) -> list[str]:
+    """Active webhook ids of ``merchant_id`` subscribed to ``event_type`` (cached, see above)."""
+    now = time.monotonic()
+    engine = conn.engine
+    per_db = _subs.get(engine)
+    hit = per_db.get(merchant_id) if per_db is not None else None
+    if hit is None or now - hit[0] > SUBSCRIPTION_TTL_S:
+        hit = (now, CentralQueries().webhook_subscriptions(conn, merchant_id))
+        with _lock:
+            _subs.setdefault(engine, {})[merchant_id] = hit
+    return hit[1].get(event_type, [])
+
+
+def inventory_changed(conn: Connection, merchant_id: str, keys: Iterable[tuple[str, str]]) -> int:
+    """Queue ``inventory.updated`` for each (sku, site) whose balance changed in this transaction.
+
+    One delivery per (sku, site) and webhook per transaction, carrying the balance as it stands at the
+    latest change (on_hand, reserved, safety_stock, available, in_transit, quarantine). Returns the number of
+    deliveries queued or refreshed; 0 at once when no webhook of the merchant wants the event."""
+    hooks = subscribers(conn, merchant_id, "inventory.updated")
+    if not hooks:
+        return 0
+    q = CentralQueries()
+    tx = conn.get_transaction()
+    with _lock:
+        pending = _pending.setdefault(tx, {}) if tx is not None else {}
+    done = 0
+    for sku, site_id in dict.fromkeys(keys):
+        row = q.get_inventory_row(conn, merchant_id, sku, site_id)
+        if row is None:
+            continue
+        data = {"sku": sku, "site_id": site_id, "on_hand": row["on_hand"], "reserved": row["reserved"],
+                "safety_stock": row["safety_stock"],
+                "available": avail_of(row["on_hand"], row["reserved"], row["safety_stock"]),
+                "in_transit": row["in_transit"], "quarantine": row["quarantine"]}
+        payload = {"type": "inventory.updated", "merchant_id": merchant_id, "data": data}
+        for hook_id in hooks:
+            key = (merchant_id, sku, site_id, hook_id)
+            queued = pending.get(key)
+            if queued is None or not q.replace_pending_payload(conn, queued, payload):
+                pending[key] = q.enqueue_delivery(conn, hook_id, merchant_id, "inventory.updated", payload)
+            done += 1
+    return done

@@ -11,7 +11,7 @@ class EdgeConfig:
     host: str = field(default="127.0.0.1", metadata={"doc": "address the edge console and handheld API bind"})
     port: int = field(default=8100, metadata={"doc": "port of the edge console and handheld API"})
     database_path: str = field(default="", metadata={"doc": "edge SQLite file; empty = `edge-<site_id>.db` in data_dir"})
-    server_threads: int = field(default=32, metadata={"doc": "request threads of `floorsync edge serve` (one process; writes still go through one writer thread)"})
+    server_threads: int = field(default=8, metadata={"doc": "request threads of `floorsync edge serve` (one process; writes still go through one writer thread; more threads only fight for the GIL, see bench/bench_edge_scan.py)"})
     checkpoint_interval_s: float = field(default=1.0, metadata={"doc": "seconds between background WAL checkpoints (auto-checkpoint is off)"})
     session_hours: float = field(default=12.0, metadata={"doc": "handheld/console login lifetime in hours"})
     capabilities: tuple[str, ...] = field(default=("discrete", "batch", "cluster", "zone", "wave"), metadata={"doc": "picking methods this site runs until central sends `site.config`"})
@@ -30,6 +30,13 @@ class EdgeConfig:
     count_variance_pct: float = field(default=5.0, metadata={"doc": "... and more than this percent of expected needs a recount by another user"})
     station_user: str = field(default="", metadata={"doc": "user (packer) the pack-station serial scanner (devices.scanner_port) scans as; empty = the station scanner is not used"})
     max_scan_qty: int = field(default=999, metadata={"doc": "largest quantity accepted in one scan/entry (more is refused as absurd)"})
+    carrier_cutoffs: tuple[str, ...] = field(default=(), metadata={"doc": "carrier pickup cut-offs in site local time for wave release, as `carrier=HH:MM` or `carrier:service=HH:MM` (e.g. `ups=17:00,fedex:overnight=15:30`); the `cutoffs` of central's `site.config` win per key"})
+    timezone: str = field(default="UTC", metadata={"doc": "site time zone for cut-offs until central sends `site.config` (IANA name, e.g. America/New_York)"})
+    count_tick_s: float = field(default=300.0, metadata={"doc": "seconds between runs of the cycle-count scheduler inside `floorsync edge serve` (0 = off)"})
+    count_overdue_days: int = field(default=2, metadata={"doc": "a scheduled count task not done this many days after it fell due is overdue"})
+    count_abc_days: int = field(default=30, metadata={"doc": "ABC count classes: pick velocity is measured over this many days"})
+    count_abc_a_pct: float = field(default=20.0, metadata={"doc": "ABC count classes: the fastest-picked SKUs making up this percent of the stocked SKUs are class A ..."})
+    count_abc_b_pct: float = field(default=30.0, metadata={"doc": "... the next this percent are class B; the rest (and never-picked SKUs) class C"})
 
     def validate(self) -> None:
         if not re.fullmatch(r"[A-Z0-9]{2,12}", self.site_id):
@@ -42,3 +49,14 @@ class EdgeConfig:
             raise ValueError(f"server_threads: must be >= 1, got {self.server_threads}")
         if self.max_scan_qty < 1:
             raise ValueError(f"max_scan_qty: must be >= 1, got {self.max_scan_qty}")
+        from edge.core.waves import parse_cutoffs, site_zone
+        try:
+            parse_cutoffs(self.carrier_cutoffs)
+            site_zone(self.timezone)
+        except ValueError as exc:
+            raise ValueError(f"carrier_cutoffs/timezone: {exc}") from None
+        if self.count_tick_s < 0 or self.count_overdue_days < 0 or self.count_abc_days < 1:
+            raise ValueError("count_tick_s/count_overdue_days must be >= 0, count_abc_days >= 1")
+        if not (0 <= self.count_abc_a_pct <= 100 and 0 <= self.count_abc_b_pct <= 100
+                and self.count_abc_a_pct + self.count_abc_b_pct <= 100):
+            raise ValueError("count_abc_a_pct/count_abc_b_pct: percentages 0-100 that add up to at most 100")

@@ -7,11 +7,14 @@ station scanner, zeroconf advertisement, sync runtime) is built inside that work
 and stopped in its ``worker_exit`` hook, which joins every thread; SIGTERM/SIGINT to the gunicorn
 master ends the worker gracefully, then the master.
 
-Why one process (``edge.server_threads`` request threads, default 32): a pick scan costs ~1.3 ms
-of server CPU here (about half gunicorn + Flask, half the service and its SQL) plus its share of a
-group-committed fsync (2-4 ms on this disk). Many request threads make big commit groups: with 8
-threads the in-app time looked better but throughput fell ~25% and the client-side p99 did not
-improve (the wait moved into gunicorn's queue), so the default stays 32. A second worker process
+Why one process (``edge.server_threads`` request threads, default 8): a pick scan costs ~0.75 ms
+of server CPU (gunicorn's HTTP handling ~0.3 ms, the scan fast path ``edge.web.HandheldScans`` and
+the service ~0.45 ms of which the writer thread's SQL ~0.2 ms) plus its share of a group-committed
+fsync. All of it but the fsync runs under the GIL, so throughput is CPU-bound near 1/0.75 ms and
+does not grow with threads; every thread beyond a few only stretches the in-app time of the others
+(and the writer's, whose every sqlite call re-takes the GIL). 8 threads keep commit groups of 3-5
+and the server time of a scan well under 25 ms at 20 handhelds; the rest of the wait is visible as
+queueing in the client round trip, which bench/bench_edge_scan.py prints beside it. A second worker process
 would add a core but also a second print spooler, device monitor, station scanner, zeroconf
 record and MQTT session per site, and the sync dashboard's in-memory state would differ per
 process; that needs a leader-elected services process first (not built).
@@ -21,6 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 from pathlib import Path
 
 from edge.store import EdgeStore
@@ -71,6 +75,8 @@ class EdgeNode:
         self.sync = None
         self.extra_blueprints = list(extra_blueprints)
         self._stopped = False
+        self._tick_stop = threading.Event()
+        self._ticker: threading.Thread | None = None
 
     def _health_monitor(self):
         """Probes the label printer (``~HS`` / status query) and the scale every
@@ -127,6 +133,7 @@ class EdgeNode:
             self.print_queue.start()
         self.monitor.start()
         self._start_station()
+        self._start_ticker()
         if http_port:
             self.advertise(http_port, http_host or self.cfg.edge.host)
         if with_sync:
@@ -134,6 +141,29 @@ class EdgeNode:
         from edge.web import create_app
         health_fn = self.sync.status if self.sync is not None else None
         return create_app(self.cfg, self.store, floor=self.floor, extra_blueprints=self.extra_blueprints, health_fn=health_fn)
+
+    def _start_ticker(self) -> None:
+        """The periodic tick (every ``edge.count_tick_s``): the cycle-count scheduler creates the
+        count tasks that fell due. Its own thread; joined on stop."""
+        if self.cfg.edge.count_tick_s <= 0 or self._ticker is not None:
+            return
+        self._ticker = threading.Thread(target=self._tick_loop, name=f"edge-tick-{self.cfg.edge.site_id}", daemon=True)
+        self._ticker.start()
+
+    def tick(self) -> dict:
+        """One periodic tick (also callable directly)."""
+        return {"counts": self.floor.counting.schedule_due()}
+
+    def _tick_loop(self) -> None:
+        interval = self.cfg.edge.count_tick_s
+        while not self._tick_stop.is_set():
+            try:
+                out = self.tick()
+                if out["counts"]["created"]:
+                    log_event(logger, "edge_counts_scheduled", created=out["counts"]["created"])
+            except Exception as exc:  # noqa: BLE001 - the tick must survive a bad schedule or a busy store
+                log_event(logger, "edge_tick_failed", level=logging.WARNING, error=str(exc))
+            self._tick_stop.wait(interval)
 
     def _start_station(self) -> None:
         from devices.errors import DevicesError
@@ -168,6 +198,9 @@ class EdgeNode:
         if self._stopped:
             return
         self._stopped = True
+        self._tick_stop.set()
+        if self._ticker is not None:
+            self._ticker.join()
         if self.advertiser is not None:
             self.advertiser.stop()
         if self.sync is not None:

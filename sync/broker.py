@@ -59,8 +59,10 @@ def password_hash(password: str, salt: bytes | None = None, iterations: int = PB
     return f"$7${iterations}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
 
 
-def acl_text() -> str:
-    return "\n".join([
+def acl_text(readers: tuple[str, ...] | list[str] = ()) -> str:
+    """The ACL. ``readers``: extra read-only identities (monitoring, audit taps) that may read every
+    site's subtree and write nothing."""
+    lines = [
         "# floorsync ACL: each site identity (username) is confined to floorsync/v1/<its site>/...",
         "# patterns use %u (the authenticated username), never %c (the client id, which anyone can choose).",
         "pattern write floorsync/v1/%u/up/#",
@@ -72,7 +74,10 @@ def acl_text() -> str:
         f"user {CENTRAL_USER}",
         "topic readwrite floorsync/v1/#",
         "",
-    ])
+    ]
+    for reader in readers:
+        lines += [f"user {reader}", "topic read floorsync/v1/#", ""]
+    return "\n".join(lines)
 
 
 def config_text(*, port: int, data_dir: Path | str, password_file: str | None, acl_file: str,
@@ -146,16 +151,22 @@ def add_users(data_dir: Path | str, users: list[str]) -> dict[str, str]:
 
 
 def prepare(data_dir: Path | str, port: int, sites: list[str], *, tls: TlsFiles | None = None,
-            mosquitto_bin: str = "mosquitto", max_queued_messages: int = 1000) -> BrokerSetup:
-    """Write passwd, ACL and mosquitto.conf into ``data_dir`` for ``sites`` plus ``central``.
+            mosquitto_bin: str = "mosquitto", max_queued_messages: int = 1000,
+            readers: tuple[str, ...] = ()) -> BrokerSetup:
+    """Write passwd, ACL and mosquitto.conf into ``data_dir`` for ``sites`` plus ``central`` (and
+    read-only ``readers``, e.g. a monitoring tap).
 
     Existing passwords are kept, so a restarted demo's processes keep working."""
     data_dir = Path(data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     (data_dir / "persistence").mkdir(exist_ok=True)
-    creds = add_users(data_dir, [CENTRAL_USER, *sites])
+    for reader in readers:
+        check_site_id(reader)
+        if reader in sites:
+            raise BrokerError(f"{reader!r} cannot be both a site and a read-only identity")
+    creds = add_users(data_dir, [CENTRAL_USER, *sites, *readers])
     acl = data_dir / "acl"
-    acl.write_text(acl_text(), encoding="utf-8")
+    acl.write_text(acl_text(readers), encoding="utf-8")
     conf = data_dir / "mosquitto.conf"
     conf.write_text(config_text(port=port, data_dir=data_dir / "persistence",
                                 password_file=None if (tls and tls.require_certificate) else str(data_dir / "passwd"),

@@ -71,6 +71,10 @@ _RAW_EMIT = {
     "seq_new": "INSERT INTO sync_seq (site_id, stream, next_seq) VALUES (?, ?, 1)",
     "outbox": "INSERT INTO sync_outbox (site_id, seq, event_id, merchant_id, type, occurred_at, body) "
               "VALUES (?, ?, ?, ?, ?, ?, ?)",
+    # the up inbox's hot path (every applied run): inbox rows and the cursor
+    "inbox": "INSERT INTO sync_inbox (site_id, epoch, seq, event_id, type, applied_at, status, detail) "
+             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    "cursor": "UPDATE sync_cursor SET epoch = ?, seq = ?, updated_at = ? WHERE site_id = ? AND stream = ?",
 }
 _RAW_BY_DIALECT = {"sqlite": _RAW_EMIT, "postgresql": {k: v.replace("?", "%s") for k, v in _RAW_EMIT.items()}}
 # PostgreSQL: seq allocation and outbox row in ONE statement (one round trip); no row = no seq row yet
@@ -87,8 +91,9 @@ def _raw_sql(conn: Connection) -> dict | None:
     return raw
 
 
-def _raw_exec(conn: Connection, raw: dict, name: str, params: tuple):
-    """One statement on the caller's transaction; driver errors surface as SQLAlchemy's (retry logic)."""
+def _raw_exec(conn: Connection, raw: dict, name: str, params, *, many: bool = False):
+    """One statement (``many``: executemany over a list of tuples) on the caller's transaction; returns
+    the row of a seq allocation, else the row count. Driver errors surface as SQLAlchemy's (retry logic)."""
     from sqlalchemy.exc import DBAPIError
 
     if not conn.in_transaction():
@@ -96,8 +101,11 @@ def _raw_exec(conn: Connection, raw: dict, name: str, params: tuple):
     cur = conn.connection.dbapi_connection.cursor()
     dbapi_error = conn.dialect.loaded_dbapi.Error
     try:
+        if many:
+            cur.executemany(raw[name], params)
+            return cur.rowcount
         cur.execute(raw[name], params)
-        return cur.fetchone() if name in ("seq", "seq_outbox") else None
+        return cur.fetchone() if name in ("seq", "seq_outbox") else cur.rowcount
     except dbapi_error as exc:
         raise DBAPIError.instance(raw[name], params, exc, dbapi_error, dialect=conn.dialect) from exc
     finally:
@@ -211,6 +219,9 @@ def all_cursors(conn: Connection) -> dict[tuple[str, str], tuple[str, int]]:
 
 def set_cursor(conn: Connection, site_id: str, stream: str, epoch: str, seq: int) -> None:
     now = utc_now_iso()
+    raw = _raw_sql(conn)
+    if raw is not None and _raw_exec(conn, raw, "cursor", (epoch, seq, now, site_id, stream)) == 1:
+        return
     res = conn.execute(update(sync_cursor).where(sync_cursor.c.site_id == site_id, sync_cursor.c.stream == stream)
                        .values(epoch=epoch, seq=seq, updated_at=now))
     if res.rowcount == 0:
@@ -314,6 +325,12 @@ def mark_parked(conn: Connection, env: Envelope, detail: str) -> None:
 
 
 def inbox_record_many(conn: Connection, envs: list[Envelope], status: str = "applied") -> None:
+    """Inbox rows for a run of envelopes (raises IntegrityError when any event_id or seq was consumed)."""
     now = utc_now_iso()
+    raw = _raw_sql(conn)
+    if raw is not None:   # one executemany on the DBAPI cursor (the per-run hot path)
+        _raw_exec(conn, raw, "inbox", [(e.site_id, e.epoch, e.seq, e.event_id, e.type, now, status, None)
+                                       for e in envs], many=True)
+        return
     conn.execute(insert(sync_inbox), [dict(site_id=e.site_id, epoch=e.epoch, seq=e.seq, event_id=e.event_id, type=e.type,
                                            applied_at=now, status=status, detail=None) for e in envs])

@@ -2,10 +2,12 @@
 
 One worker thread owns all sync state. paho's callbacks only enqueue. For each site the worker
 keeps a :class:`~sync.core.sequencer.Sequencer` (up stream, exactly once, in order) and a
-:class:`~sync.core.sequencer.SendWindow` (down stream). Up envelopes are applied through
-``central.sync_handlers.apply_up_event`` inside ``CentralStore.transaction()`` together with
-their inbox rows and the cursor; the ack goes out after the commit. Down rows are retired only on
-the edge's application-level ack.
+:class:`~sync.core.sequencer.SendWindow` (down stream). Each ready run of up envelopes is applied
+through ``central.sync_handlers.apply_up_batch`` (set-based for stock deltas) inside ONE
+``CentralStore.transaction()`` together with their inbox rows and the cursor; if anything in the run
+fails, the run is redone envelope by envelope with savepoints (``_apply_careful``) to consume, park or
+refuse each one on its own. The ack goes out after the commit. Envelopes and bodies are checked once,
+by ``decode_batch``. Down rows are retired only on the edge's application-level ack.
 """
 from __future__ import annotations
 
@@ -30,9 +32,16 @@ logger = logging.getLogger("sync.central")
 
 
 def _default_apply(conn, env):
-    from central.sync_handlers import apply_up_event
+    # decode_batch already checked the envelope and its body against the contract: not again here
+    from central.sync_handlers import apply_valid_up_event
 
-    return apply_up_event(conn, env)
+    return apply_valid_up_event(conn, env)
+
+
+def _default_apply_batch():
+    from central.sync_handlers import apply_up_batch
+
+    return apply_up_batch
 
 
 def _error_classes():
@@ -61,6 +70,7 @@ class _Site:
     down_head: int = 0
     down_oldest_at: str | None = None
     pending_down_ack: int = 0
+    ack_due: bool = False  # duplicates arrived: the sender missed an ack, repeat it even if nothing new applies
 
 
 class CentralSync:
@@ -68,13 +78,17 @@ class CentralSync:
 
     def __init__(self, cfg, central_store, *, apply_fn: Callable | None = None, set_health: Callable | None = None,
                  client_id: str = "floorsync-central"):
-        """``apply_fn(conn, envelope)`` defaults to ``central.sync_handlers.apply_up_event``; ``set_health``
-        defaults to ``central_store.set_site_health`` (pass ``CentralService.set_site_health`` so routing's
-        site cache is refreshed too)."""
+        """``apply_fn(conn, envelope)`` defaults to ``central.sync_handlers.apply_valid_up_event`` (runs of
+        ready envelopes then go through ``apply_up_batch``, set-based); ``set_health`` defaults to
+        ``central_store.set_site_health`` (pass ``CentralService.set_site_health`` so routing's site cache is
+        refreshed too)."""
         self.cfg = cfg
         self.scfg = cfg.sync
         self.store = central_store
         self.apply_fn = apply_fn or _default_apply
+        # applies a whole ready run in the caller's transaction, returning one result per envelope
+        self.apply_batch = _default_apply_batch() if apply_fn is None else (
+            lambda conn, envs: [self.apply_fn(conn, e) for e in envs])
         self.set_health = set_health or central_store.set_site_health
         self.errors, self.security_errors = _error_classes()
         self.client_id = client_id
@@ -261,6 +275,7 @@ class CentralSync:
                 verdict = sq.offer(it.epoch, it.seq, it)
                 if verdict == DUPLICATE:
                     st.counters["duplicates"] += 1
+                    st.ack_due = True
                 elif verdict not in (READY, BUFFERED):
                     refused.setdefault(verdict, []).append(it.seq)
         for verdict, seqs in refused.items():  # one log line per reason and batch
@@ -286,6 +301,9 @@ class CentralSync:
         while True:
             ready: list[Envelope] = sq.take_ready(limit=1000)
             if not ready:
+                if st.ack_due:
+                    st.ack_due = False
+                    self._send_ack(st)
                 return
             fast = self._apply_fast(st, ready, sq.epoch)
             if fast is True:
@@ -308,6 +326,7 @@ class CentralSync:
             st.progress.set_behind(max(hb_last - sq.applied, sq.buffered), now)
             if stats["parked"]:
                 log_event(logger, "sync_parked", level=logging.WARNING, site_id=st.site_id, count=stats["parked"])
+            st.ack_due = False
             self._send_ack(st)
             if refused is not None:
                 return
@@ -367,8 +386,7 @@ class CentralSync:
         try:
             with self.store.transaction() as conn:
                 cj.inbox_record_many(conn, ready)
-                for env in ready:
-                    result = self.apply_fn(conn, env)
+                for env, result in zip(ready, self.apply_batch(conn, ready)):
                     if env.type == "inventory.digest" and isinstance(result, dict):
                         digests.append((env, result.get("drift") or {}))
                 cj.set_cursor(conn, st.site_id, "up", epoch, ready[-1].seq)

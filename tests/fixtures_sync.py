@@ -84,6 +84,97 @@ class Broker:
         return make_cfg(self.port, user, self.creds[user], data_dir, **sync)
 
 
+def _openssl(*args, cwd):
+    import subprocess
+
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def make_pki(d: Path, names, ca: str = "ca") -> Path:
+    """A throwaway CA (``<ca>.crt``), a broker certificate for 127.0.0.1 (``server.crt``) and one client
+    certificate per name (``<name>.crt``, CN=name), all generated now with openssl."""
+    d.mkdir(parents=True, exist_ok=True)
+    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]  # P-256: keys in milliseconds, unlike RSA
+    _openssl("req", "-x509", *key, "-nodes", "-keyout", f"{ca}.key", "-out", f"{ca}.crt", "-days",
+             "2", "-subj", f"/CN=floorsync test {ca}", cwd=d)
+    (d / "san.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    for name, san in [("server", True)] + [(n, False) for n in names]:
+        cn = "127.0.0.1" if name == "server" else name
+        _openssl("req", *key, "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
+                 "-subj", f"/CN={cn}", cwd=d)
+        extra = ["-extfile", "san.cnf"] if san else []
+        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.crt", "-CAkey", f"{ca}.key", "-CAcreateserial",
+                 "-out", f"{name}.crt", "-days", "2", *extra, cwd=d)
+    return d
+
+
+def tls_cfg(port: int, pki: Path, name: str, data_dir: str = ".", **sync) -> config_mod.Config:
+    """A node's configuration for the TLS broker: no username or password, the client certificate
+    with CN=<name> is the identity."""
+    env = {"FLOORSYNC_BROKER_HOST": "127.0.0.1", "FLOORSYNC_BROKER_PORT": str(port), "FLOORSYNC_BROKER_TLS": "true",
+           "FLOORSYNC_BROKER_CA_FILE": str(pki / "ca.crt"), "FLOORSYNC_BROKER_CERT_FILE": str(pki / f"{name}.crt"),
+           "FLOORSYNC_BROKER_KEY_FILE": str(pki / f"{name}.key"), "FLOORSYNC_GENERAL_DATA_DIR": str(data_dir)}
+    for k, v in sync.items():
+        env[f"FLOORSYNC_SYNC_{k.upper()}"] = str(v)
+    return config_mod.load(None, env=env)
+
+
+class Raw:
+    """A plain paho client that records what it receives (for probing the broker)."""
+
+    def __init__(self, port, user, password, client_id, tls=None):
+        import queue
+
+        import paho.mqtt.client as mqtt
+
+        self.msgs: queue.Queue = queue.Queue()
+        self.suback: queue.Queue = queue.Queue()
+        self.disconnects = 0
+        self.connected = queue.Queue()
+        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True,
+                        protocol=mqtt.MQTTv311)
+        if user:
+            c.username_pw_set(user, password)
+        if tls:
+            c.tls_set(**tls)
+        c.on_message = lambda cl, u, m: self.msgs.put((m.topic, m.payload))
+        c.on_subscribe = lambda cl, u, mid, rcs, p=None: self.suback.put([int(getattr(r, "value", r)) for r in rcs])
+        c.on_connect = lambda cl, u, f, rc, p=None: self.connected.put(rc)
+        c.on_disconnect = self._on_disc
+        self.c = c
+        self._up = False
+        c.connect("127.0.0.1", port, keepalive=10)
+        c.loop_start()
+        rc = self.connected.get(timeout=10)
+        if rc is None or rc.is_failure:
+            c.loop_stop()
+            raise ConnectionRefusedError(str(rc) if rc is not None else "connection closed before CONNACK")
+        self._up = True
+
+    def _on_disc(self, *a):
+        self.disconnects += 1
+        if not self._up:
+            self.connected.put(None)  # refused during the handshake (e.g. no or a foreign client certificate)
+
+    def sub(self, topic):
+        self.c.subscribe(topic, qos=1)
+        return self.suback.get(timeout=10)
+
+    def pub(self, topic, payload):
+        self.c.publish(topic, payload, qos=1).wait_for_publish(timeout=10)
+
+    def drain(self, wait=0.5):
+        time.sleep(wait)
+        out = []
+        while not self.msgs.empty():
+            out.append(self.msgs.get())
+        return out
+
+    def close(self):
+        self.c.disconnect()
+        self.c.loop_stop()
+
+
 @pytest.fixture
 def sync_broker(tmp_path):
     b = Broker(tmp_path / "broker", ["EWR1", "LAX1", "DFW1"]).start()
@@ -349,15 +440,41 @@ def workload(site: str, n: int, skus: list[str]) -> list[tuple[str, int]]:
     return [(rng.choice(skus), rng.choice([1, 2, 3])) for _ in range(n)]
 
 
+def tx_sizes(site: str, n: int, tx: str) -> list[int]:
+    """How the workload's events group into transactions: ``"1"`` one per transaction, ``"N"`` N per
+    transaction (bulk), ``"mixed"`` 1-4 per transaction (deterministic, so a restart resumes on a boundary)."""
+    if tx == "mixed":
+        rng = random.Random(f"tx-{site}")
+        sizes, total = [], 0
+        while total < n:
+            k = min(rng.randint(1, 4), n - total)
+            sizes.append(k)
+            total += k
+        return sizes
+    k = max(1, int(tx))
+    return [min(k, n - i) for i in range(0, n, k)]
+
+
+def tx_boundaries(site: str, n: int, tx: str) -> set[int]:
+    out, total = {0}, 0
+    for k in tx_sizes(site, n, tx):
+        total += k
+        out.add(total)
+    return out
+
+
 def committed(store) -> int:
     return store.read(lambda c: c.execute("SELECT count(*) FROM inventory_ledger WHERE ref LIKE 'w:%'").fetchone()[0])
 
 
 def run_edge(args, stop: threading.Event) -> None:
+    """Commit the site's deterministic workload (resuming after what is already committed), each
+    event's stock change and outbox row in the same transaction, grouped per ``--tx``; sync runs
+    alongside. Stays up (draining) until ``stop``."""
     from edge import store as db
     from sync import edge_journal
     from sync.edge_node import EdgeSync
-    
+
     cfg = config_mod.load()
     cat = small_catalog(sites=tuple(args.sites.split(",")))
     store = open_edge(args.db, args.site, cat)
@@ -365,20 +482,26 @@ def run_edge(args, stop: threading.Event) -> None:
     sync.start()
     work = workload(args.site, args.events, [s["sku"] for s in cat["skus"]])
     i = committed(store)
+    bounds = sorted(tx_boundaries(args.site, args.events, args.tx))
+    if i not in bounds:  # a transaction was half-applied: all-or-nothing is broken
+        raise RuntimeError(f"committed count {i} is not a transaction boundary")
+    groups = [(a, b) for a, b in zip(bounds, bounds[1:]) if a >= i]
     interval = 1.0 / args.rate if args.rate else 0.0
     next_t = time.monotonic()
-    while i < len(work) and not stop.is_set():
-        sku, delta = work[i]
+    for a, b in groups:
+        if stop.is_set():
+            break
 
-        def fn(conn, i=i, sku=sku, delta=delta):
-            env = edge_journal.emit(conn, "inventory.adjusted", {"sku": sku, "delta": delta, "reason": f"w{i}",
-                                                                  "location": LOC}, merchant_id=MERCHANT)
-            db.stock_add(conn, location=LOC, sku=sku, lot="", expiry=None, delta=delta, cause="adjustment",
-                         ref=f"w:{i}:{env.event_id}", user="load")
+        def fn(conn, a=a, b=b):
+            for j in range(a, b):
+                sku, delta = work[j]
+                env = edge_journal.emit(conn, "inventory.adjusted", {"sku": sku, "delta": delta, "reason": f"w{j}",
+                                                                      "location": LOC}, merchant_id=MERCHANT)
+                db.stock_add(conn, location=LOC, sku=sku, lot="", expiry=None, delta=delta, cause="adjustment",
+                             ref=f"w:{j}:{env.event_id}", user="load")
         store.write(fn)
-        i += 1
         if interval:
-            next_t += interval
+            next_t += interval * (b - a)
             delay = next_t - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
@@ -400,17 +523,20 @@ def run_central(args, stop: threading.Event) -> None:
     store.close()
 
 
-def main() -> None:
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser()
-    p.add_argument("role", choices=["edge", "central"])
+    p.add_argument("role", choices=["edge", "central", "forkserver"])
     p.add_argument("--db")
     p.add_argument("--url")
     p.add_argument("--site")
     p.add_argument("--sites", default="EWR1,LAX1,DFW1")
     p.add_argument("--events", type=int, default=0)
     p.add_argument("--rate", type=float, default=0.0)
-    args = p.parse_args()
-    log.setup("json", os.environ.get("FLOORSYNC_GENERAL_LOG_LEVEL", "WARNING"))
+    p.add_argument("--tx", default="1", help="events per transaction: N, or 'mixed' (1-4)")
+    return p
+
+
+def _run_role(args) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -421,7 +547,73 @@ def main() -> None:
         sys.exit(3)
 
 
+def _wait_status(status: int) -> dict:
+    if os.WIFSIGNALED(status):
+        return {"signal": os.WTERMSIG(status), "code": None}
+    return {"signal": 0, "code": os.WEXITSTATUS(status)}
 
+
+def fork_server() -> None:
+    """Import everything an edge node needs once, then fork one edge process per request.
+
+    Requests are JSON lines on stdin: ``{"argv": [...edge args...], "env": {...}, "log": path}``. For
+    each, the server forks (it has started no thread, so the child is a clean single-threaded copy),
+    prints ``{"pid": P}``, waits for the child and prints ``{"pid": P, "signal": S, "code": C}``.
+    The child is a real, separate edge process: its own SQLite connections, writer thread, MQTT
+    connection and sync worker; a crash point SIGKILLs it mid-transaction like ``kill -9``.
+    """
+    import json
+
+    import paho.mqtt.client  # noqa: F401 - preloaded so a child starts in milliseconds
+    import edge.services  # noqa: F401
+    import edge.store  # noqa: F401
+    import edge.sync_handlers  # noqa: F401
+    import sync.edge_node  # noqa: F401
+    from sync import crashpoints
+
+    small_catalog(("EWR1",))
+    assert threading.active_count() == 1, "the fork server must not run threads"
+    out = sys.stdout
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        req = json.loads(line)
+        pid = os.fork()
+        if pid == 0:  # the edge process
+            code = 0
+            try:
+                fd = os.open(req["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+                os.dup2(fd, 1)
+                os.dup2(fd, 2)
+                null = os.open(os.devnull, os.O_RDONLY)
+                os.dup2(null, 0)
+                os.environ.update(req.get("env") or {})
+                for k in [k for k in os.environ if k.startswith("FLOORSYNC_CRASHPOINT") and k not in (req.get("env") or {})]:
+                    del os.environ[k]
+                crashpoints.disarm()
+                _run_role(_parser().parse_args(["edge", *req["argv"]]))
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 3
+            except BaseException:  # noqa: BLE001
+                logging.getLogger("sync_procs").exception("edge child failed")
+                code = 3
+            finally:
+                sys.stderr.flush()
+                os._exit(code)
+        out.write(json.dumps({"pid": pid}) + "\n")
+        out.flush()
+        _, status = os.waitpid(pid, 0)
+        out.write(json.dumps({"pid": pid, **_wait_status(status)}) + "\n")
+        out.flush()
+
+
+def main() -> None:
+    args = _parser().parse_args()
+    log.setup("json", os.environ.get("FLOORSYNC_GENERAL_LOG_LEVEL", "WARNING"))
+    if args.role == "forkserver":
+        fork_server()
+        return
+    _run_role(args)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import datetime as _dt
 import json
 
 import jsonschema
@@ -125,7 +126,9 @@ def test_tenant_isolation_on_every_endpoint(api):
             ("GET", f"/transfers/{t['transfer_id']}", None), ("POST", f"/transfers/{t['transfer_id']}/ship", None),
             ("GET", f"/webhooks/{hook['webhook_id']}/deliveries", None),
             ("DELETE", f"/webhooks/{hook['webhook_id']}", None),
-            ("POST", "/inventory/SKU-1/sites/LAX1/adjust", {"delta": -1})]:
+            ("POST", "/inventory/SKU-1/sites/LAX1/adjust", {"delta": -1}),
+            ("GET", "/sites/LAX1/closures", None),
+            ("PUT", "/sites/LAX1/closures", {"closures": [{"date": "2026-12-24", "reason": "x"}]})]:
         r = api.call(method, path, key=b, json=body) if body is not None else api.call(method, path, key=b)
         assert r.status_code == 404, (method, path, r.status_code, r.get_data(as_text=True))
     assert api.call("GET", "/orders", key=b).get_json()["items"] == []
@@ -275,6 +278,13 @@ def test_responses_match_the_openapi_document(api):
           json={"delta": 2, "reason": "found"})
     check("GET", "/sites", "/sites", 200)
     check("GET", "/sites/EWR1", "/sites/{site_id}", 200)
+    day = (_dt.date.today() + _dt.timedelta(days=30)).isoformat()
+    check("PUT", "/sites/EWR1/closures", "/sites/{site_id}/closures", 200,
+          json={"closures": [{"date": day, "reason": "Stock count"}]})
+    check("PUT", "/sites/EWR1/closures", "/sites/{site_id}/closures", 422, json={"closures": [{"date": day}]})
+    check("PUT", "/sites/NOPE/closures", "/sites/{site_id}/closures", 404, json={"closures": []})
+    check("GET", "/sites/EWR1/closures", "/sites/{site_id}/closures", 200)
+    check("GET", "/sites/EWR1", "/sites/{site_id}", 200)
     check("GET", "/skus", "/skus", 200)
     check("POST", "/skus", "/skus", 201, json={"sku": "NEW-1", "description": "New", "gtins": ["00012345600012"],
                                                 "weight_g": 50})
@@ -294,3 +304,214 @@ def test_responses_match_the_openapi_document(api):
     check("GET", "/alerts", "/alerts", 200)
     check("GET", "/orders", "/orders", 401, key=None)
     check("POST", "/orders", "/orders", 403, key=("acme", "read"), json=GOOD)
+
+
+# ---------------------------------------------------------------------- cancel of a partly shipped order
+def _ship(api, fo, lines, seq):
+    from central import sync_handlers
+    from sync.core.envelope import Envelope
+
+    env = Envelope(1, f"ev-{fo['site_id']}-{seq}", "acme", fo["site_id"], "up", seq, "e1", "shipment.shipped",
+                   "2026-01-01T00:00:00Z", {
+                       "fo_id": fo["fo_id"], "order_id": fo["order_id"], "tracking_number": fo["tracking_number"],
+                       "carrier": fo["carrier"], "service": fo["service"], "weight_g": 500, "lines": lines,
+                       "shipped_at": "2026-01-01T10:00:00Z"})
+    sync_handlers.configure(api.service.ops)
+    api.store.run(lambda conn: sync_handlers.apply_up_event(conn, env))
+
+
+def _stock(api, sku, site):
+    return {s["site_id"]: s for s in api.call("GET", f"/inventory/{sku}").get_json()["sites"]}[site]
+
+
+def test_cancel_of_a_partly_shipped_order_cancels_only_the_unshipped_rest(api):
+    from tests.fixtures_central import outbox
+
+    hook = api.call("POST", "/webhooks", json={"url": "http://127.0.0.1:9/h", "events": ["order.cancelled"]}).get_json()
+    # SKU-2 is stocked only at EWR1, SKU-3 only at LAX1: two shipments
+    order = api.call("POST", "/orders", json=order_payload("P-1", [("SKU-2", 3), ("SKU-3", 2)])).get_json()
+    fos = {fo["site_id"]: dict(fo, order_id=order["order_id"]) for fo in order["fulfillment_orders"]}
+    assert sorted(fos) == ["EWR1", "LAX1"]
+    oid = order["order_id"]
+    _ship(api, fos["EWR1"], [{"line_id": "1", "sku": "SKU-2", "qty": 3}], 1)
+    assert api.call("GET", f"/orders/{oid}").get_json()["status"] == "partially_shipped"
+    assert (_stock(api, "SKU-3", "LAX1")["reserved"], _stock(api, "SKU-3", "LAX1")["available"]) == (2, 0)
+
+    r = api.call("POST", f"/orders/{oid}/cancel", json={"reason": "customer wants no more"})
+    assert r.status_code == 200, r.get_data(as_text=True)
+    after = r.get_json()
+    assert after["status"] == "shipped"
+    assert [(ln["sku"], ln["qty"], ln["qty_shipped"], ln["qty_cancelled"]) for ln in after["lines"]] == [
+        ("SKU-2", 3, 3, 0), ("SKU-3", 2, 0, 2)]
+    assert {fo["site_id"]: fo["status"] for fo in after["fulfillment_orders"]} == {"EWR1": "shipped",
+                                                                                   "LAX1": "cancelled"}
+    # the LAX1 reservation is released; the shipped units stay shipped (EWR1 on_hand 4 - 3)
+    lax = _stock(api, "SKU-3", "LAX1")
+    assert (lax["on_hand"], lax["reserved"], lax["available"]) == (2, 0, 2)
+    ewr = _stock(api, "SKU-2", "EWR1")
+    assert (ewr["on_hand"], ewr["reserved"], ewr["available"]) == (1, 0, 1)
+    # only the unshipped site is told to cancel
+    assert [(e.type, e.body["fo_id"]) for e in outbox(api.store, "LAX1")][-1] == ("order.cancelled",
+                                                                                 fos["LAX1"]["fo_id"])
+    assert "order.cancelled" not in [e.type for e in outbox(api.store, "EWR1")]
+    last = api.call("GET", f"/orders/{oid}/events").get_json()["items"][-1]
+    assert (last["kind"], last["from_status"], last["to_status"]) == ("remainder_cancelled", "partially_shipped",
+                                                                      "shipped")
+    assert last["reason"] == ("customer wants no more: cancelled 2 unshipped unit(s); 3 shipped unit(s) stay shipped")
+    assert last["detail"] == {"lines": [{"line_id": "2", "sku": "SKU-3", "qty_cancelled": 2, "qty_shipped": 0}]}
+    ledger = api.call("GET", "/inventory/SKU-3/ledger?site=LAX1").get_json()["items"]
+    assert [(x["cause"], x["d_reserved"], x["ref"]) for x in ledger[:2]] == [("cancel", -2, oid), ("order", 2, oid)]
+    [d] = api.call("GET", f"/webhooks/{hook['webhook_id']}/deliveries").get_json()["items"]
+    assert d["payload"]["data"] == {"order_id": oid, "channel_order_id": "P-1", "reason": "customer wants no more",
+                                    "status": "shipped", "cancelled_units": 2, "shipped_units": 3,
+                                    "lines": [{"line_id": "2", "sku": "SKU-3", "qty_cancelled": 2, "qty_shipped": 0}]}
+
+    # nothing is left: a second cancel is a 409 that says why, and changes nothing
+    again = api.call("POST", f"/orders/{oid}/cancel", json={})
+    assert again.status_code == 409
+    assert again.get_json()["error"] == {
+        "code": "invalid_transition",
+        "message": "order is shipped and its 3 unit(s) have shipped: nothing left to cancel (shipped units cannot "
+                   "be cancelled; return them instead)"}
+    kinds = [e["kind"] for e in api.call("GET", f"/orders/{oid}/events").get_json()["items"]]
+    assert kinds == ["received", "routed", "allocated", "released", "partially_shipped", "remainder_cancelled"]
+
+    # the edge ships the cancelled rest anyway (offline): physical facts win, the order becomes an exception
+    _ship(api, fos["LAX1"], [{"line_id": "2", "sku": "SKU-3", "qty": 2}], 1)
+    assert api.call("GET", f"/orders/{oid}").get_json()["status"] == "exception"
+    lax = _stock(api, "SKU-3", "LAX1")
+    assert (lax["on_hand"], lax["reserved"]) == (0, 0)
+    assert api.service.verify_ledger() == {"rows": api.service.verify_ledger()["rows"], "mismatches": [],
+                                           "oversold_units": 0}
+
+
+def test_cancel_of_a_fully_shipped_order_is_refused(api):
+    order = api.call("POST", "/orders", json=order_payload("F-1", [("SKU-1", 2)])).get_json()
+    [fo] = order["fulfillment_orders"]
+    _ship(api, dict(fo, order_id=order["order_id"]), [{"line_id": "1", "sku": "SKU-1", "qty": 2}], 1)
+    r = api.call("POST", f"/orders/{order['order_id']}/cancel", json={"reason": "too late"})
+    assert r.status_code == 409
+    assert r.get_json()["error"]["message"] == (
+        "order is shipped and its 2 unit(s) have shipped: nothing left to cancel (shipped units cannot be "
+        "cancelled; return them instead)")
+    assert api.call("GET", f"/orders/{order['order_id']}").get_json()["status"] == "shipped"
+
+
+def test_cancel_with_a_backordered_rest_after_a_partial_shipment(api):
+    """Partly shipped, the rest backordered: cancel drops the backorder and the order ends shipped."""
+    order = api.call("POST", "/orders", json=order_payload("PB-1", [("SKU-2", 6)])).get_json()   # 4 in stock
+    assert [(b["qty"], b["status"]) for b in order["backorders"]] == [(2, "open")]
+    [fo] = order["fulfillment_orders"]
+    _ship(api, dict(fo, order_id=order["order_id"]), [{"line_id": "1", "sku": "SKU-2", "qty": 4}], 1)
+    oid = order["order_id"]
+    assert api.call("GET", f"/orders/{oid}").get_json()["status"] == "partially_shipped"
+    after = api.call("POST", f"/orders/{oid}/cancel", json={"reason": "stop"}).get_json()
+    assert after["status"] == "shipped"
+    assert [(b["qty"], b["status"]) for b in after["backorders"]] == [(2, "cancelled")]
+    assert [(ln["qty_shipped"], ln["qty_cancelled"], ln["qty_backordered"]) for ln in after["lines"]] == [(4, 2, 0)]
+    # new stock no longer goes to this order
+    api.call("POST", "/inventory/SKU-2/sites/EWR1/adjust", json={"delta": 5, "reason": "receipt"})
+    assert _stock(api, "SKU-2", "EWR1")["reserved"] == 0
+
+
+# ---------------------------------------------------------------------- site closures
+def test_site_closures_put_get_and_routing_uses_them(api):
+    today = _dt.date.today()
+    d1, d2 = (today + _dt.timedelta(days=10)).isoformat(), (today + _dt.timedelta(days=3)).isoformat()
+    r = api.call("PUT", "/sites/EWR1/closures", json={"closures": [{"date": d1, "reason": "Inventory count"},
+                                                                    {"date": d2, "reason": " Flooding "}]})
+    assert r.status_code == 200, r.get_data(as_text=True)
+    assert r.get_json() == {"site_id": "EWR1", "closures": [{"date": d2, "reason": "Flooding"},
+                                                            {"date": d1, "reason": "Inventory count"}]}
+    assert api.call("GET", "/sites/EWR1/closures", key=("acme", "read")).get_json() == r.get_json()
+    site = api.call("GET", "/sites/EWR1").get_json()
+    assert site["closures"] == [d2, d1]
+    assert site["closure_details"] == [{"date": d2, "reason": "Flooding"}, {"date": d1, "reason": "Inventory count"}]
+    # bolt shares EWR1 and sees the same closures
+    assert api.call("GET", "/sites/EWR1", key=("bolt", "read")).get_json()["closures"] == [d2, d1]
+    # the closures are what routing reads: the service layer's site view (used by routing) has the dates
+    assert api.service.get_site("acme", "EWR1")["closures"] == [d2, d1]
+    # an empty list reopens every day
+    assert api.call("PUT", "/sites/EWR1/closures", json={"closures": []}).get_json() == {"site_id": "EWR1",
+                                                                                           "closures": []}
+    assert api.call("GET", "/sites/EWR1").get_json()["closures"] == []
+
+
+def test_site_closure_moves_the_promise(api):
+    first = api.call("POST", "/orders", json=order_payload("CL-1", [("SKU-2", 1)])).get_json()
+    ship_date = first["routing_log"][-1]["shipments"][0]["ship_date"]
+    r = api.call("PUT", "/sites/EWR1/closures", json={"closures": [{"date": ship_date, "reason": "Power cut"}]})
+    assert r.status_code == 200
+    second = api.call("POST", "/orders", json=order_payload("CL-2", [("SKU-2", 1)])).get_json()
+    shipment = second["routing_log"][-1]["shipments"][0]
+    assert shipment["site_id"] == "EWR1" and shipment["ship_date"] > ship_date
+
+
+def test_site_closures_bad_input_is_422_naming_fields_and_changes_nothing(api):
+    today = _dt.date.today()
+    ok_day = (today + _dt.timedelta(days=5)).isoformat()
+    api.call("PUT", "/sites/EWR1/closures", json={"closures": [{"date": ok_day, "reason": "Count"}]})
+    far = (today + _dt.timedelta(days=3 * 366 + 1)).isoformat()
+    old = (today - _dt.timedelta(days=367)).isoformat()
+    cases = [
+        ({}, {"closures": "is required: a list of {date, reason} (empty to reopen every day)"}),
+        ({"closures": "2026-12-24"}, {"closures": "is required: a list of {date, reason} (empty to reopen every day)"}),
+        ({"closures": [], "extra": 1}, {"extra": "unknown field"}),
+        ({"closures": ["2026-12-24"]}, {"closures[0]": "must be an object {date, reason}"}),
+        ({"closures": [{"date": "2026-13-01", "reason": "x"}]}, {"closures[0].date": "must be a calendar date YYYY-MM-DD"}),
+        ({"closures": [{"date": "24/12/2026", "reason": "x"}]}, {"closures[0].date": "must be a calendar date YYYY-MM-DD"}),
+        ({"closures": [{"date": 20261224, "reason": "x"}]}, {"closures[0].date": "must be a string"}),
+        ({"closures": [{"date": far, "reason": "x"}]},
+         {"closures[0].date": f"must be between {(today - _dt.timedelta(days=366)).isoformat()} and "
+                              f"{(today + _dt.timedelta(days=3 * 366)).isoformat()}"}),
+        ({"closures": [{"date": old, "reason": "x"}]},
+         {"closures[0].date": f"must be between {(today - _dt.timedelta(days=366)).isoformat()} and "
+                              f"{(today + _dt.timedelta(days=3 * 366)).isoformat()}"}),
+        ({"closures": [{"date": ok_day}]}, {"closures[0].reason": "is required"}),
+        ({"closures": [{"date": ok_day, "reason": "   "}]}, {"closures[0].reason": "must not be empty"}),
+        ({"closures": [{"date": ok_day, "reason": "x" * 201}]},
+         {"closures[0].reason": "must be at most 200 characters"}),
+        ({"closures": [{"date": ok_day, "reason": "a\x00b"}]},
+         {"closures[0].reason": "must not contain control characters"}),
+        ({"closures": [{"date": ok_day, "reason": "x", "why": "y"}]}, {"closures[0].why": "unknown field"}),
+        ({"closures": [{"date": ok_day, "reason": "a"}, {"date": ok_day, "reason": "b"}]},
+         {"closures[1].date": "duplicate of closures[0].date"}),
+        ({"closures": [{"date": ok_day, "reason": "x"}] * 401}, {"closures": "at most 400 closures"}),
+    ]
+    with api.store.read() as conn:
+        before = api.store.table_snapshot(conn)
+    for body, fields in cases:
+        r = api.call("PUT", "/sites/EWR1/closures", json=body)
+        assert r.status_code == 422, (body, r.get_data(as_text=True))
+        assert r.get_json()["error"]["fields"] == fields, body
+    assert api.call("PUT", "/sites/EWR1/closures", data=b"{nope", headers={"Content-Type": "application/json"}
+                    ).status_code == 422
+    with api.store.read() as conn:
+        assert api.store.table_snapshot(conn) == before
+    assert api.call("GET", "/sites/EWR1/closures").get_json()["closures"] == [{"date": ok_day, "reason": "Count"}]
+
+
+def test_site_closures_need_admin_scope_and_a_site_in_the_network(api):
+    body = {"closures": [{"date": (_dt.date.today() + _dt.timedelta(days=2)).isoformat(), "reason": "x"}]}
+    for scope in ("read", "write"):
+        r = api.call("PUT", "/sites/EWR1/closures", key=("acme", scope), json=body)
+        assert r.status_code == 403 and r.get_json()["error"]["code"] == "forbidden"
+    assert api.call("PUT", "/sites/LAX1/closures", key=("bolt", "admin"), json=body).status_code == 404
+    assert api.call("PUT", "/sites/ZZZ9/closures", json=body).status_code == 404
+    assert api.call("GET", "/sites/EWR1/closures").get_json()["closures"] == []
+
+
+def test_cancel_after_a_shipment_that_left_a_line_behind(api):
+    """One shipment reported only part of its lines: the cancel frees what that shipment still reserves."""
+    order = api.call("POST", "/orders", json=order_payload("LB-1", [("SKU-1", 1), ("SKU-2", 2)])).get_json()
+    [fo] = order["fulfillment_orders"]
+    assert fo["site_id"] == "EWR1"
+    _ship(api, dict(fo, order_id=order["order_id"]), [{"line_id": "1", "sku": "SKU-1", "qty": 1}], 1)
+    oid = order["order_id"]
+    assert api.call("GET", f"/orders/{oid}").get_json()["status"] == "partially_shipped"
+    assert _stock(api, "SKU-2", "EWR1")["reserved"] == 2
+    after = api.call("POST", f"/orders/{oid}/cancel", json={"reason": "rest not wanted"}).get_json()
+    assert after["status"] == "shipped"
+    assert [(ln["qty_shipped"], ln["qty_cancelled"]) for ln in after["lines"]] == [(1, 0), (0, 2)]
+    assert (_stock(api, "SKU-2", "EWR1")["reserved"], _stock(api, "SKU-2", "EWR1")["available"]) == (0, 4)
+    assert api.service.verify_ledger()["mismatches"] == []

@@ -20,13 +20,13 @@ class Result:
         self.stderr = r.stderr
 
 
-def run(data_dir, *args, check=True):
+def run(data_dir, *args, check=True, input=None):
     """The real `floorsync` click command, in-process (serve below runs as a subprocess)."""
     from click.testing import CliRunner
 
     from floorsync import cli as cli_mod
 
-    r = CliRunner().invoke(cli_mod.build(), ["--data-dir", str(data_dir), "central", *args],
+    r = CliRunner().invoke(cli_mod.build(), ["--data-dir", str(data_dir), "central", *args], input=input,
                                           env={"FLOORSYNC_GENERAL_LOG_FORMAT": "json"}, catch_exceptions=False)
     if check:
         assert r.exit_code == 0, r.stderr
@@ -68,6 +68,9 @@ def test_seed_keys_import_and_serve(tmp_path):
         assert [(o["channel_order_id"], o["status"]) for o in items] == [("C-1", "released")]
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as resp:
             assert json.loads(resp.read())["status"] == "ok"
+        for page in ("/ops/orders", "/sync"):   # the dashboards (and the sync runtime's) need a login
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{page}", timeout=10) as resp:
+                assert resp.url == f"http://127.0.0.1:{port}/login?next={page}" and b"Log in" in resp.read()
     finally:
         stop_process(proc, timeout=20)
     out, err = proc.communicate()
@@ -78,3 +81,51 @@ def test_seed_keys_import_and_serve(tmp_path):
     key_id = key.split("_")[1]
     assert run(tmp_path, "apikey", "revoke", key_id).stdout.strip() == f"revoked {key_id}"
     assert "revoked" in run(tmp_path, "apikey", "list").stdout
+
+
+def test_user_add_list_disable_enable_passwd(tmp_path):
+    from central.store import CentralStore
+
+    gen = run(tmp_path, "user", "add", "ops", "--name", "Olga Ops", "--generate-password")
+    password = gen.stdout.strip()
+    assert len(password) == 16 and "ops user ops (Olga Ops) created" in gen.stderr
+    assert run(tmp_path, "user", "add", "kim", "--password-stdin", input="kims-long-password\n").stdout == ""
+    dup = run(tmp_path, "user", "add", "ops", "--password-stdin", input="another-password\n", check=False)
+    assert dup.returncode == 1 and "ops user ops already exists" in dup.stderr
+    short = run(tmp_path, "user", "add", "lee", "--password-stdin", input="short\n", check=False)
+    assert short.returncode == 1 and "password: must be at least 10 characters" in short.stderr
+    bad = run(tmp_path, "user", "add", "Bad Name!", "--generate-password", check=False)
+    assert bad.returncode == 1 and "username: 2-64 characters" in bad.stderr
+    both = run(tmp_path, "user", "add", "x1", "--generate-password", "--password-stdin", check=False)
+    assert both.returncode == 2 and "not both" in both.stderr
+    prompted = run(tmp_path, "user", "add", "pat", input="pats-password-1\npats-password-1\n")
+    assert "ops user pat (pat) created" in prompted.stderr
+
+    lines = run(tmp_path, "user", "list").stdout.splitlines()
+    assert [ln.split()[:2] for ln in lines] == [["kim", "active"], ["ops", "active"], ["pat", "active"]]
+    assert lines[1].endswith("last login never  failed 0  Olga Ops")
+    assert run(tmp_path, "user", "disable", "ops").stdout == "disabled ops\n"
+    assert run(tmp_path, "user", "list").stdout.splitlines()[1].split()[:2] == ["ops", "disabled"]
+    missing = run(tmp_path, "user", "disable", "nobody", check=False)
+    assert missing.returncode == 1 and "no ops user nobody" in missing.stderr
+    assert run(tmp_path, "user", "enable", "ops").stdout == "enabled ops\n"
+    new = run(tmp_path, "user", "passwd", "ops", "--generate-password").stdout.strip()
+    assert len(new) == 16 and new != password
+
+    # only scrypt hashes are stored; the new password works, the old one does not
+    store = CentralStore(f"sqlite:///{tmp_path}/central.db")
+    try:
+        from central.services import CentralService
+
+        svc = CentralService(store)
+        with store.read() as conn:
+            stored = store.get_ops_user(conn, "ops")["password_hash"]
+        assert stored.startswith("scrypt$16384$8$1$") and new not in stored
+        assert new.encode() not in (tmp_path / "central.db").read_bytes()
+        assert svc.ops_login("ops", password) is None
+        assert svc.ops_login("ops", new)["username"] == "ops"
+        assert svc.ops_login("kim", "kims-long-password")["name"] == "kim"
+    finally:
+        store.close()
+    assert "last login " in run(tmp_path, "user", "list").stdout.splitlines()[1]
+    assert "last login never" not in run(tmp_path, "user", "list").stdout.splitlines()[1]   # ops logged in above

@@ -318,10 +318,14 @@ def test_shipped_and_inventory_webhooks_are_queued(svc):
         "carrier": fo["carrier"], "service": "ground", "weight_g": 250,
         "lines": [{"line_id": "1", "sku": "SKU-1", "qty": 2}], "shipped_at": "2026-01-01T10:00:00Z"}))
     got = [(d["event_type"], d["payload"]["data"]) for d in reversed(svc.webhook_deliveries("acme", hook["webhook_id"]))]
-    assert [t for t, _ in got] == ["inventory.updated", "order.shipped"]
-    assert got[0][1] == {"sku": "SKU-2", "site_id": "LAX1", "on_hand": 6, "reserved": 0, "available": 6,
-                         "in_transit": 0, "quarantine": 0}
-    assert got[1][1]["tracking_number"] == fo["tracking_number"] and got[1][1]["status"] == "shipped"
+    # the receipt, the reservation at intake, the shipment (stock first, then the order event)
+    assert [t for t, _ in got] == ["inventory.updated", "inventory.updated", "inventory.updated", "order.shipped"]
+    assert got[0][1] == {"sku": "SKU-2", "site_id": "LAX1", "on_hand": 6, "reserved": 0, "safety_stock": 0,
+                         "available": 6, "in_transit": 0, "quarantine": 0}
+    assert fo["site_id"] == "EWR1"
+    assert [(d["sku"], d["site_id"], d["on_hand"], d["reserved"], d["available"]) for _, d in got[1:3]] == [
+        ("SKU-1", "EWR1", 10, 2, 8), ("SKU-1", "EWR1", 8, 0, 8)]
+    assert got[3][1]["tracking_number"] == fo["tracking_number"] and got[3][1]["status"] == "shipped"
 
 
 def test_concurrent_replays_create_one_order(svc):
@@ -343,3 +347,33 @@ def test_concurrent_replays_create_one_order(svc):
     stock = inv(svc, "acme", "SKU-1")
     assert stock["EWR1"]["reserved"] + stock["LAX1"]["reserved"] == 3
     assert svc.verify_ledger()["mismatches"] == []
+
+
+def test_catalog_seed_sets_site_closures_with_reasons(svc):
+    import copy
+
+    from tests.fixtures_central import CATALOG
+
+    cat = copy.deepcopy(CATALOG)
+    cat["sites"][0]["closures"] = [{"date": "2026-12-25", "reason": "Christmas Day"},
+                                   {"date": "2026-12-24", "reason": "Stock count"}]
+    svc.seed_catalog(cat)
+    site = svc.get_site("acme", "EWR1")
+    assert site["closures"] == ["2026-12-24", "2026-12-25"]
+    assert site["closure_details"] == [{"date": "2026-12-24", "reason": "Stock count"},
+                                       {"date": "2026-12-25", "reason": "Christmas Day"}]
+    assert svc.site_closures("acme", "EWR1")["closures"] == site["closure_details"]
+    assert svc.get_site("acme", "LAX1")["closure_details"] == []
+    svc.seed_catalog(copy.deepcopy(CATALOG))          # a site without "closures" keeps its closures
+    assert svc.get_site("acme", "EWR1")["closures"] == ["2026-12-24", "2026-12-25"]
+    bad = copy.deepcopy(CATALOG)
+    bad["sites"][1]["closures"] = [{"date": "2026-02-30", "reason": "x"}, {"reason": "y"}]
+    with pytest.raises(ValidationFailed) as e:
+        svc.seed_catalog(bad)
+    assert e.value.fields == {"sites[1].closures[0].date": "must be a calendar date YYYY-MM-DD",
+                              "sites[1].closures[1].date": "is required"}
+    assert svc.get_site("acme", "LAX1")["closures"] == []
+    # a closure date set through the store only (no reason) is listed with an empty reason
+    with svc.store.transaction() as conn:
+        svc.store.set_site_closures(conn, "LAX1", ["2026-07-03"])
+    assert svc.get_site("acme", "LAX1")["closure_details"] == [{"date": "2026-07-03", "reason": ""}]

@@ -120,3 +120,153 @@ def test_receiver_outage_loses_nothing(central_store, receiver):
         assert json.loads(body)["data"]["reason"] == "customer changed mind"
     # each delivery id was attempted 3 times and succeeded once; receivers can dedup on it
     assert len({h["X-Floorsync-Delivery"] for h, _ in receiver.got}) == 3
+
+
+# ---------------------------------------------------------------------- inventory.updated
+def _inv_updates(svc, hook_id, merchant="acme"):
+    """inventory.updated payloads queued for a webhook, oldest first, as (sku, site, on_hand, reserved, available)."""
+    out = []
+    for d in reversed(svc.webhook_deliveries(merchant, hook_id)):
+        data = d["payload"]["data"]
+        assert d["event_type"] == "inventory.updated" and d["payload"]["type"] == "inventory.updated"
+        out.append((data["sku"], data["site_id"], data["on_hand"], data["reserved"], data["available"]))
+    return out
+
+
+def _apply_up(svc, site, seq, kind, body, merchant="acme"):
+    from central import sync_handlers
+    from sync.core.envelope import Envelope
+
+    env = Envelope(1, f"ev-{site}-{seq}", merchant, site, "up", seq, "e1", kind, "2026-01-01T00:00:00Z", body)
+    sync_handlers.configure(svc.ops)
+    return svc.store.run(lambda conn: sync_handlers.apply_up_event(conn, env))
+
+
+def test_inventory_updated_fires_on_reservations_cancels_and_shipments(svc):
+    hook = svc.subscribe_webhook("acme", {"url": "http://127.0.0.1:9/inv", "events": ["inventory.updated"]})
+    hid = hook["webhook_id"]
+    # intake reserves: one event per (sku, site) touched, with the balance after the change
+    order, _ = svc.create_order("acme", order_payload("INV-1", [("SKU-1", 3), ("SKU-2", 1)]))
+    assert _inv_updates(svc, hid) == [("SKU-1", "EWR1", 10, 3, 7), ("SKU-2", "EWR1", 4, 1, 3)]
+    [d] = [d for d in svc.webhook_deliveries("acme", hid) if d["payload"]["data"]["sku"] == "SKU-1"]
+    assert d["payload"] == {"type": "inventory.updated", "merchant_id": "acme", "data": {
+        "sku": "SKU-1", "site_id": "EWR1", "on_hand": 10, "reserved": 3, "safety_stock": 0, "available": 7,
+        "in_transit": 0, "quarantine": 0}}
+    # another merchant's orders never reach acme's webhook (bolt also stocks SKU-1 at EWR1)
+    svc.create_order("bolt", order_payload("INV-B", [("SKU-1", 2)]))
+    assert len(_inv_updates(svc, hid)) == 2
+    # a backordered order changes no balance: no event
+    svc.create_order("acme", order_payload("INV-2", [("SKU-5", 1)]))
+    assert len(_inv_updates(svc, hid)) == 2
+    # the shipment takes on_hand and the reservation down together (available unchanged, still reported)
+    fo = order["fulfillment_orders"][0]
+    _apply_up(svc, "EWR1", 1, "shipment.shipped", {
+        "fo_id": fo["fo_id"], "order_id": order["order_id"], "tracking_number": fo["tracking_number"],
+        "carrier": "ups", "service": "ground", "weight_g": 400,
+        "lines": [{"line_id": "1", "sku": "SKU-1", "qty": 3}, {"line_id": "2", "sku": "SKU-2", "qty": 1}],
+        "shipped_at": "2026-01-01T10:00:00Z"})
+    assert _inv_updates(svc, hid)[2:] == [("SKU-1", "EWR1", 7, 0, 7), ("SKU-2", "EWR1", 3, 0, 3)]
+    # a cancel releases the reservation
+    o3, _ = svc.create_order("acme", order_payload("INV-3", [("SKU-1", 2)]))
+    svc.cancel_order("acme", o3["order_id"], "changed mind")
+    assert _inv_updates(svc, hid)[4:] == [("SKU-1", "EWR1", 7, 2, 5), ("SKU-1", "EWR1", 7, 0, 7)]
+    # adjustments and receipts still fire
+    svc.adjust_inventory("acme", "SKU-2", "EWR1", {"delta": -1, "reason": "damaged"})
+    _apply_up(svc, "EWR1", 2, "inventory.received", {"sku": "SKU-2", "qty": 5, "location": "A-1",
+                                                      "quarantine": False})
+    assert _inv_updates(svc, hid)[6:] == [("SKU-2", "EWR1", 2, 0, 2), ("SKU-2", "EWR1", 7, 0, 7)]
+    assert {d["merchant_id"] for d in svc.webhook_deliveries("acme", hid)} == {"acme"}
+
+
+def test_inventory_updated_is_one_event_per_sku_and_site_per_transaction(svc):
+    hook = svc.subscribe_webhook("acme", {"url": "http://127.0.0.1:9/inv", "events": ["inventory.updated"]})
+    hid = hook["webhook_id"]
+    a, _ = svc.create_order("acme", order_payload("CO-A", [("SKU-3", 2)]))     # LAX1 holds 2 SKU-3
+    b, _ = svc.create_order("acme", order_payload("CO-B", [("SKU-3", 1)]))
+    assert b["status"] == "backordered"
+    assert _inv_updates(svc, hid) == [("SKU-3", "LAX1", 2, 2, 0)]
+    # cancelling A releases 2 and hands 1 to B's backorder in the same transaction: ONE event, final balance
+    svc.cancel_order("acme", a["order_id"], "")
+    assert _inv_updates(svc, hid) == [("SKU-3", "LAX1", 2, 2, 0), ("SKU-3", "LAX1", 2, 1, 1)]
+    assert svc.get_order("acme", b["order_id"])["status"] == "released"
+    # a receipt that fills a backorder: on_hand up, then reserved up, one event
+    c, _ = svc.create_order("acme", order_payload("CO-C", [("SKU-4", 3)]))
+    assert c["status"] == "backordered"
+    _apply_up(svc, "EWR1", 1, "inventory.received", {"sku": "SKU-4", "qty": 5, "location": "A-1",
+                                                      "quarantine": False})
+    assert _inv_updates(svc, hid)[2:] == [("SKU-4", "EWR1", 5, 3, 2)]
+    # two webhooks: each gets its own delivery of the same change
+    other = svc.subscribe_webhook("acme", {"url": "http://127.0.0.1:9/two", "events": ["inventory.updated",
+                                                                                      "order.shipped"]})
+    svc.adjust_inventory("acme", "SKU-4", "EWR1", {"delta": 1})
+    assert _inv_updates(svc, hid)[-1] == _inv_updates(svc, other["webhook_id"])[-1] == ("SKU-4", "EWR1", 6, 3, 3)
+    assert len(_inv_updates(svc, other["webhook_id"])) == 1
+
+
+def test_inventory_updated_costs_no_query_without_a_subscriber(sqlite_store, monkeypatch):
+    """The subscription lookup is cached per merchant: an order of a merchant without an inventory.updated
+    webhook runs no webhook statement at all; subscribing and deleting take effect at once."""
+    from sqlalchemy import event
+
+    from central import webhooks
+
+    monkeypatch.setattr(webhooks, "SUBSCRIPTION_TTL_S", 60.0)
+    svc = CentralService(sqlite_store)
+    svc.seed_catalog(copy.deepcopy(CATALOG))
+    svc.subscribe_webhook("acme", {"url": "http://127.0.0.1:9/o", "events": ["order.shipped"]})   # another event
+    seen: list[str] = []
+
+    def spy(_conn, _cursor, statement, *_a):
+        if "webhook" in statement.lower():
+            seen.append(statement.split()[0].upper())
+
+    event.listen(sqlite_store.engine, "before_cursor_execute", spy)
+    try:
+        svc.create_order("acme", order_payload("Q-1", [("SKU-1", 1)]))
+        assert seen == ["SELECT"]            # the first order of the merchant asks once
+        seen.clear()
+        svc.create_order("acme", order_payload("Q-2", [("SKU-1", 1)]))
+        svc.cancel_order("acme", svc.list_orders("acme", {"q": "Q-2"})[0][0]["order_id"], "")
+        assert seen == []                    # then never again while nobody subscribes
+        hook = svc.subscribe_webhook("acme", {"url": "http://127.0.0.1:9/i", "events": ["inventory.updated"]})
+        seen.clear()
+        svc.create_order("acme", order_payload("Q-3", [("SKU-1", 1)]))
+        assert seen == ["SELECT", "INSERT"]  # re-read after subscribing, one delivery queued
+        assert _inv_updates(svc, hook["webhook_id"]) == [("SKU-1", "EWR1", 10, 2, 8)]
+        svc.delete_webhook("acme", hook["webhook_id"])
+        seen.clear()
+        svc.create_order("acme", order_payload("Q-4", [("SKU-1", 1)]))
+        assert seen == ["SELECT"]
+        assert len(_inv_updates(svc, hook["webhook_id"])) == 1
+    finally:
+        event.remove(sqlite_store.engine, "before_cursor_execute", spy)
+
+
+def test_subscription_made_by_another_process_is_seen_within_the_ttl(sqlite_store, monkeypatch):
+    from central import webhooks
+
+    monkeypatch.setattr(webhooks, "SUBSCRIPTION_TTL_S", 0.2)
+    svc = CentralService(sqlite_store)
+    svc.seed_catalog(copy.deepcopy(CATALOG))
+    svc.create_order("acme", order_payload("T-1", [("SKU-1", 1)]))      # caches "no subscriber"
+    with sqlite_store.transaction() as conn:                             # as another central worker would
+        hook = sqlite_store.insert_webhook(conn, "acme", "http://127.0.0.1:9/i", ["inventory.updated"], SECRET)
+    time.sleep(0.25)
+    svc.create_order("acme", order_payload("T-2", [("SKU-1", 1)]))
+    assert _inv_updates(svc, hook["webhook_id"]) == [("SKU-1", "EWR1", 10, 2, 8)]
+
+
+def test_inventory_updated_reaches_the_receiver_signed(central_store, receiver):
+    receiver.start()
+    svc = CentralService(central_store)
+    svc.seed_catalog(copy.deepcopy(CATALOG))
+    svc.subscribe_webhook("acme", {"url": f"http://127.0.0.1:{receiver.port}/inv", "secret": SECRET,
+                                   "events": ["inventory.updated"]})
+    svc.create_order("acme", order_payload("R-1", [("SKU-3", 1)]))
+    dispatcher = WebhookDispatcher(central_store, timeout_s=5)
+    assert dispatcher.dispatch_once() == 1
+    [(headers, body)] = receiver.got
+    assert headers["X-Floorsync-Event"] == "inventory.updated"
+    assert verify(SECRET, headers["X-Floorsync-Signature"], body)
+    assert json.loads(body)["data"] == {"sku": "SKU-3", "site_id": "LAX1", "on_hand": 2, "reserved": 1,
+                                        "safety_stock": 0, "available": 1, "in_transit": 0, "quarantine": 0}

@@ -38,10 +38,10 @@ def test_migrations_are_versioned_idempotent_and_bind_the_site(tmp_path):
     versions = st.read(lambda c: [r[0] for r in c.execute("SELECT version FROM schema_migrations")])
     seq_tables = st.read(lambda c: {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type='table'")})
     st.close()
-    assert versions == [1]
+    assert versions == [1, 2]
     assert {"sync_outbox", "sync_inbox", "stock", "pick_tasks", "audit_log", "print_jobs"} <= seq_tables
     st = EdgeStore(path, "EWR1")  # second open: nothing re-applied
-    assert st.read(lambda c: c.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()[0]) == 1
+    assert st.read(lambda c: c.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()[0]) == 2
     st.close()
     with pytest.raises(StoreError, match="belongs to site EWR1"):
         EdgeStore(path, "LAX1")
@@ -158,5 +158,49 @@ def test_background_checkpoint_copies_the_wal_into_the_database_once_it_grows(tm
         assert os.path.getsize(path) == size1
         busy, log_frames, ckpt = st.checkpoint("PASSIVE")
         assert busy == 0 and log_frames == ckpt
+    finally:
+        st.close()
+
+
+def test_grouped_writes_each_get_their_own_answer_only_after_a_durable_commit(tmp_path):
+    """16 threads x 40 writes: the writer groups them into shared transactions, yet every caller
+    gets its own function's value (or its own exception), and what a caller was told is committed
+    is already visible to a fresh connection on the file when the answer arrives."""
+    path = str(tmp_path / "e.db")
+    st = EdgeStore(path, "EWR1")
+    rows_before = st.read(lambda c: c.execute("SELECT COUNT(*) FROM edge_meta").fetchone()[0])
+    mismatches, invisible, refused = [], [], []
+
+    def worker(w: int) -> None:
+        probe = sqlite3.connect(path)
+        try:
+            for i in range(40):
+                key = f"w{w}-{i}"
+                if i % 10 == 9:
+                    def bad(c, key=key):
+                        db.meta_set(c, key, "never")
+                        raise KeyError(key)
+                    try:
+                        st.write(bad)
+                    except KeyError as exc:
+                        refused.append(exc.args[0])
+                    continue
+                got = st.write(lambda c, key=key: (db.meta_set(c, key, "v"), key)[1])
+                if got != key:
+                    mismatches.append((key, got))
+                if probe.execute("SELECT value FROM edge_meta WHERE key = ?", (key,)).fetchone() != ("v",):
+                    invisible.append(key)
+        finally:
+            probe.close()
+    threads = [threading.Thread(target=worker, args=(w,)) for w in range(16)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert mismatches == [] and invisible == []
+        assert sorted(refused) == sorted(f"w{w}-{i}" for w in range(16) for i in (9, 19, 29, 39))
+        assert st.read(lambda c: c.execute("SELECT COUNT(*) FROM edge_meta").fetchone()[0]) == rows_before + 16 * 36
+        assert st.read(lambda c: c.execute("SELECT COUNT(*) FROM edge_meta WHERE value = 'never'").fetchone()[0]) == 0
     finally:
         st.close()

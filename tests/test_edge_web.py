@@ -1,6 +1,9 @@
 """The edge JSON API (auth, roles, next steps, errors) and the handheld + console pages in chromium."""
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import pytest
 
 from edge import store as db
@@ -13,6 +16,30 @@ from tests.fixtures_edge import item_code, release, sku_gtin
 def client(floor, edge_cfg):
     app = create_app(edge_cfg, floor.store, floor=floor)
     return app.test_client()
+
+
+@contextlib.contextmanager
+def serving(app):
+    """The app on a real threaded HTTP server on 127.0.0.1 (for chromium); yields its base URL."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def page_login(page, url: str, user: str, pin: str) -> None:
+    """Open a page and log in on it (user, PIN, Enter: what a badge scan and the keypad do)."""
+    page.goto(url)
+    page.fill("#user", user)
+    page.fill("#pin", pin)
+    page.press("#pin", "Enter")
 
 
 def login(client, user, pin):
@@ -98,20 +125,9 @@ def test_receive_count_return_and_transfer_endpoints(client, floor):
 
 @pytest.mark.browser
 def test_handheld_page_scan_driven_pick_and_console(page, floor, edge_cfg):
-    from werkzeug.serving import make_server
-    import threading
-
     release(floor.store, "FO-7", [("SKU-0001", 2), ("SKU-0002", 1)])
-    app = create_app(edge_cfg, floor.store, floor=floor)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.port}"
-    try:
-        page.goto(base + "/handheld")
-        page.fill("#user", "picker1")
-        page.fill("#pin", "1111")
-        page.press("#pin", "Enter")
+    with serving(create_app(edge_cfg, floor.store, floor=floor)) as base:
+        page_login(page, base + "/handheld", "picker1", "1111")
         page.click("#goPick")
         page.wait_for_function("document.getElementById('next').textContent.startsWith('Scan bin')")
         tasks = floor.store.read(lambda c: db.run_tasks(c, db.runs_open(c, "picker1")[0]["run_id"]))
@@ -138,10 +154,7 @@ def test_handheld_page_scan_driven_pick_and_console(page, floor, edge_cfg):
         assert size >= 80   # glove-sized targets
         # pack and ship it from the same page, scan by scan
         page.evaluate("sessionStorage.clear()")
-        page.goto(base + "/handheld")
-        page.fill("#user", "packer1")
-        page.fill("#pin", "2222")
-        page.press("#pin", "Enter")
+        page_login(page, base + "/handheld", "packer1", "2222")
         page.click("#goPack")
         tote = floor.store.read(lambda c: c.execute("SELECT tote FROM totes WHERE fo_id = 'FO-7'").fetchone()[0])
 
@@ -165,39 +178,21 @@ def test_handheld_page_scan_driven_pick_and_console(page, floor, edge_cfg):
         page.wait_for_function("document.getElementById('flash').textContent.includes('shipped 1ZFO7')")
         assert floor.store.read(lambda c: db.fo_get(c, "FO-7"))["status"] == "shipped"
         # the console shows it at a glance
-        page.goto(base + "/console")
-        page.fill("#user", "manager1")
-        page.fill("#pin", "9999")
-        page.click("#loginBtn")
+        page_login(page, base + "/console", "manager1", "9999")
         page.wait_for_selector("#tiles .tile")
         tiles = page.inner_text("#tiles")
         assert "1\nSHIPPED" in tiles.upper()
         assert "wrong_location" in page.inner_text("#exceptions")
         page.screenshot(path=str(floor.store.path) + "-console.png", full_page=True)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 @pytest.mark.browser
 def test_handheld_shows_a_cancel_mid_pick_and_guides_the_put_back(page, floor, edge_cfg):
-    import threading
-
-    from werkzeug.serving import make_server
-
     from tests.fixtures_edge import down
 
     release(floor.store, "FO-8", [("SKU-0001", 1), ("SKU-0002", 1)])
-    app = create_app(edge_cfg, floor.store, floor=floor)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        page.goto(f"http://127.0.0.1:{server.port}/handheld")
-        page.fill("#user", "picker1")
-        page.fill("#pin", "1111")
-        page.press("#pin", "Enter")
+    with serving(create_app(edge_cfg, floor.store, floor=floor)) as base:
+        page_login(page, base + "/handheld", "picker1", "1111")
         page.click("#goPick")
         page.wait_for_function("document.getElementById('next').textContent.startsWith('Scan bin')")
         first = floor.store.read(lambda c: db.run_tasks(c, db.runs_open(c, "picker1")[0]["run_id"]))[0]
@@ -219,7 +214,99 @@ def test_handheld_shows_a_cancel_mid_pick_and_guides_the_put_back(page, floor, e
         page.keyboard.press("Enter")
         page.wait_for_function("document.getElementById('flash').textContent.includes('returned 1 to')")
         assert floor.store.read(lambda c: db.tasks_to_put_back(c, "FO-8")) == []
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+
+
+@pytest.mark.browser
+def test_console_qc_card_releases_and_rejects_quarantined_stock(page, floor, edge_cfg):
+    from edge.services import Actor
+
+    r1 = floor.receiving.receive(Actor("receiver1", "receiver"), sku_gtin("SKU-0007"), qty=5)
+    r2 = floor.receiving.receive(Actor("receiver1", "receiver"), sku_gtin("SKU-0007"), qty=2)
+    home = floor.qc.pending()[0]["suggested_bin"]
+    with serving(create_app(edge_cfg, floor.store, floor=floor)) as base:
+        page_login(page, base + "/console", "manager1", "9999")
+        page.wait_for_selector(f'button[data-release="{r1["receipt_id"]}"]')
+        assert page.input_value(f'input[data-bin="{r1["receipt_id"]}"]') == home      # the suggested bin, prefilled
+        assert "2\nQC WAITING" in page.inner_text("#tiles").upper()
+        page.click(f'button[data-release="{r1["receipt_id"]}"]')
+        page.wait_for_function("document.getElementById('qcmsg').textContent.startsWith('✔ QC done')")
+        page.select_option(f'select[data-reason="{r2["receipt_id"]}"]', "defective")
+        page.select_option(f'select[data-disp="{r2["receipt_id"]}"]', "return_to_vendor")
+        page.click(f'button[data-reject="{r2["receipt_id"]}"]')
+        page.wait_for_function("document.getElementById('qcmsg').textContent.includes('return-to-vendor shelf')")
+        assert floor.qc.pending() == []
+        assert sum(r["qty"] for r in floor.store.read(lambda c: db.stock_at(c, home, "SKU-0007"))) == 5
+        decisions = floor.store.read(lambda c: [(d["outcome"], d["disposition"], d["reason"], d["username"])
+                                                for d in db.qc_decisions(c)])
+        assert decisions == [("rejected", "return_to_vendor", "defective", "manager1"),
+                             ("released", "available", None, "manager1")]
+        page.wait_for_selector("#qc p.empty")
+
+
+@pytest.mark.browser
+def test_handheld_packs_two_cartons_and_ships_each(page, floor, edge_cfg):
+    from edge.services import Actor
+    from tests.fixtures_edge import pick_all
+
+    release(floor.store, "FO-9", [("SKU-0001", 1), ("SKU-0002", 1)])
+    pick_all(floor, Actor("picker1", "picker"), floor.picking.start(Actor("picker1", "picker"), fo_id="FO-9"))
+    with serving(create_app(edge_cfg, floor.store, floor=floor)) as base:
+        page_login(page, base + "/handheld", "packer1", "2222")
+        page.click("#goPack")
+
+        def scan(code, expect_next):
+            page.keyboard.type(code)
+            page.keyboard.press("Enter")
+            page.wait_for_function("(t) => document.getElementById('next').textContent.startsWith(t)", arg=expect_next)
+
+        page.wait_for_function("document.activeElement.id === 'scan'")
+        scan("FO-9", "Scan each item: 2 unit(s)")
+        scan(sku_gtin("SKU-0001"), "Scan each item: 1 unit(s)")
+        floor.weight_source.set(110 + 90)             # SKU-0001 in a BOX-XS
+        page.click("#closeBtn")
+        page.wait_for_function("document.getElementById('flash').textContent.includes('carton 1 closed — label 1ZFO9')")
+        assert page.text_content("#next") == "Scan each item for carton 2: 1 unit(s) left to verify, Close carton when full"
+        assert "1 closed" in page.text_content("#meta")
+        page.click("#scan")
+        scan(sku_gtin("SKU-0002"), "Scan carton BOX-XS")
+        floor.weight_source.set(120 + 90)
+        page.click("#closeBtn")                       # the last carton: the order packs
+        page.wait_for_function("document.getElementById('next').textContent.startsWith('Scan the shipping label 1ZFO9 (carton 1 of 2)')")
+        page.click("#scan")
+        scan("1ZFO9", "Put carton 1 on the ups cage; scan label 1ZFO9-02")
+        page.keyboard.type("1ZFO9-02")
+        page.keyboard.press("Enter")
+        page.wait_for_function("document.getElementById('flash').textContent.includes('shipped 1ZFO9')")
+        assert floor.store.read(lambda c: db.fo_get(c, "FO-9"))["status"] == "shipped"
+        assert [c["status"] for c in floor.store.read(lambda c: db.fo_cartons(c, "FO-9"))] == ["shipped", "shipped"]
+
+
+@pytest.mark.browser
+def test_handheld_counts_the_bins_the_schedule_made_due(page, floor, edge_cfg):
+    from edge.services import Actor
+
+    floor.counting.add_schedule(Actor("manager1", "manager"), "ZA", "zone", "A", 5)
+    created = floor.counting.schedule_due()["locations"]
+    assert len(created) == 2
+    first, second = created
+    [row] = floor.store.read(lambda c: db.stock_at(c, first))
+    with serving(create_app(edge_cfg, floor.store, floor=floor)) as base:
+        page_login(page, base + "/handheld", "counter1", "4444")
+        page.click("#goCount")
+        page.wait_for_function("(t) => document.getElementById('next').textContent === t", arg=f"Go to bin {first} and scan it")
+        assert page.text_content("#meta").startswith("2 due · 0 overdue")
+        page.click("#scan")
+        page.keyboard.type(first)
+        page.keyboard.press("Enter")
+        page.wait_for_function("(t) => document.getElementById('next').textContent === t", arg=f"Scan an item in {first}")
+        page.keyboard.type(sku_gtin(row["sku"]))
+        page.keyboard.press("Enter")
+        page.wait_for_function("document.activeElement.id === 'qty'")
+        page.keyboard.type(str(row["qty"]))
+        page.keyboard.press("Enter")
+        page.wait_for_function("(t) => document.getElementById('flash').textContent.includes(t)",
+                               arg=f"Bin {first} done: next due count is bin {second}")
+        page.wait_for_function("(t) => document.getElementById('next').textContent === t", arg=f"Go to bin {second} and scan it")
+    task = floor.store.read(lambda c: c.execute("SELECT status, done_by FROM count_tasks WHERE location = ?", (first,)).fetchone())
+    assert tuple(task) == ("done", "counter1")
+    assert floor.counting.due()["tasks"][0]["location"] == second

@@ -3,11 +3,8 @@ bound to identities, TLS client certificates, and central refusing a site that c
 from __future__ import annotations
 
 import json
-import queue
 import subprocess
-import time
 
-import paho.mqtt.client as mqtt
 import pytest
 from click.testing import CliRunner
 
@@ -15,58 +12,11 @@ from sync import broker as broker_mod
 from sync.core import topics
 from sync.core.envelope import encode_batch
 from tests.fixtures_sync import *  # noqa: F401,F403
-from tests.fixtures_sync import Broker, MERCHANT, central_inbox, open_central, small_catalog, wait_until
+from tests.fixtures_sync import (Broker, MERCHANT, Raw, central_inbox, make_pki, open_central, small_catalog,
+                                 wait_until)
 from tests.support import free_port
 
 pytestmark = pytest.mark.mqtt
-
-
-class Raw:
-    """A plain paho client that records what it receives (for probing the broker)."""
-
-    def __init__(self, port, user, password, client_id, tls=None):
-        self.msgs: queue.Queue = queue.Queue()
-        self.suback: queue.Queue = queue.Queue()
-        self.disconnects = 0
-        self.connected = queue.Queue()
-        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True,
-                        protocol=mqtt.MQTTv311)
-        if user:
-            c.username_pw_set(user, password)
-        if tls:
-            c.tls_set(**tls)
-        c.on_message = lambda cl, u, m: self.msgs.put((m.topic, m.payload))
-        c.on_subscribe = lambda cl, u, mid, rcs, p=None: self.suback.put([int(getattr(r, "value", r)) for r in rcs])
-        c.on_connect = lambda cl, u, f, rc, p=None: self.connected.put(rc)
-        c.on_disconnect = self._on_disc
-        self.c = c
-        c.connect("127.0.0.1", port, keepalive=10)
-        c.loop_start()
-        rc = self.connected.get(timeout=10)
-        if rc.is_failure:
-            c.loop_stop()
-            raise ConnectionRefusedError(str(rc))
-
-    def _on_disc(self, *a):
-        self.disconnects += 1
-
-    def sub(self, topic):
-        self.c.subscribe(topic, qos=1)
-        return self.suback.get(timeout=10)
-
-    def pub(self, topic, payload):
-        self.c.publish(topic, payload, qos=1).wait_for_publish(timeout=10)
-
-    def drain(self, wait=0.5):
-        time.sleep(wait)
-        out = []
-        while not self.msgs.empty():
-            out.append(self.msgs.get())
-        return out
-
-    def close(self):
-        self.c.disconnect()
-        self.c.loop_stop()
 
 
 def test_a_site_is_confined_to_its_own_subtree(sync_broker):
@@ -98,6 +48,37 @@ def test_a_site_is_confined_to_its_own_subtree(sync_broker):
     finally:
         a.close()
         spy.close()
+
+
+def test_a_read_only_identity_reads_every_site_and_writes_nothing(tmp_path):
+    """``readers`` (a monitoring tap, used by the fault tests to watch the wire) may read every
+    site's subtree; anything it publishes is dropped."""
+    b = Broker(tmp_path / "broker", ["EWR1", "LAX1"], readers=("TAP",)).start()
+    try:
+        assert "user TAP\ntopic read floorsync/v1/#" in b.setup.data_dir.joinpath("acl").read_text()
+        tap = Raw(b.port, "TAP", b.creds["TAP"], "tap")
+        central = Raw(b.port, "central", b.creds["central"], "c")
+        lax = Raw(b.port, "LAX1", b.creds["LAX1"], "l")
+        try:
+            assert tap.sub("floorsync/v1/#") == [1]
+            assert central.sub("floorsync/v1/#") == [1]
+            assert lax.sub(topics.down_commands("LAX1")) == [1]
+            lax.pub(topics.up_events("LAX1"), b"lax up")
+            central.pub(topics.down_commands("LAX1"), b"lax down")
+            assert sorted(tap.drain(0.6)) == [(topics.down_commands("LAX1"), b"lax down"),
+                                              (topics.up_events("LAX1"), b"lax up")]
+            central.drain(0)
+            lax.drain(0)
+            tap.pub(topics.up_events("EWR1"), b"forged by the tap")
+            tap.pub(topics.down_commands("LAX1"), b"forged command")
+            assert central.drain(0.6) == [] and lax.drain(0) == []
+        finally:
+            for c in (tap, central, lax):
+                c.close()
+        with pytest.raises(broker_mod.BrokerError):
+            broker_mod.prepare(tmp_path / "b2", free_port(), ["EWR1"], readers=("EWR1",))
+    finally:
+        b.stop()
 
 
 def test_wrong_password_and_anonymous_are_refused(sync_broker):
@@ -154,26 +135,6 @@ def test_central_rejects_a_valid_site_claiming_another(sync_broker, tmp_path):
         a.close()
         central.stop()
         cstore.close()
-
-
-def _openssl(*args, cwd):
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def make_pki(d, names):
-    """A throwaway CA, a broker certificate for 127.0.0.1 and one client certificate per name (CN=name)."""
-    d.mkdir(parents=True, exist_ok=True)
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
-             "-subj", "/CN=floorsync test CA", cwd=d)
-    (d / "san.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    for name, san in [("server", True)] + [(n, False) for n in names]:
-        cn = "127.0.0.1" if name == "server" else name
-        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
-                 "-subj", f"/CN={cn}", cwd=d)
-        extra = ["-extfile", "san.cnf"] if san else []
-        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-                 "-out", f"{name}.crt", "-days", "2", *extra, cwd=d)
-    return d
 
 
 def test_tls_client_certificates_are_the_identity(tmp_path):

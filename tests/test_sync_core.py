@@ -47,6 +47,10 @@ def test_envelope_round_trip_through_a_batch():
     (lambda d: d["body"].update(delta="2"), "invalid_body", "body.delta"),
     (lambda d: d["body"].pop("sku"), "invalid_body", "body.sku"),
     (lambda d: d.update(extra=1), "unknown_field", "extra"),
+    (lambda d: d.update(zz=1, aa=2), "unknown_field", "aa"),           # the first unknown field, by name
+    (lambda d: d["body"].update(reason="torn\x00box"), "invalid_body", "body.reason"),
+    (lambda d: d["body"].update(reason="del\x7f"), "invalid_body", "body.reason"),
+    (lambda d: d["body"].update(location="A\x1f1"), "invalid_body", "body.location"),
     (lambda d: d.update(schema=0), "schema_unsupported", "schema"),
 ])
 def test_every_field_is_checked(mutate, reason, field):
@@ -56,6 +60,15 @@ def test_every_field_is_checked(mutate, reason, field):
         envelope_from_dict(d)
     assert exc.value.reason == reason
     assert exc.value.field == field
+
+
+def test_the_wire_form_is_the_full_envelope_and_decodes_to_the_same_envelope():
+    e = env(7, body={"sku": "SKU-1", "delta": 3, "reason": "caf\u00e9 \u2603 ok", "location": "A-1"})
+    assert e.wire() == e.to_dict() and list(e.wire()) == list(e.to_dict())
+    doc = json.loads(encode_batch([e], epoch_base=6))
+    assert doc["envelopes"] == [e.to_dict()]
+    batch = decode_batch(encode_batch([e], epoch_base=6), max_bytes=10_000, expect_stream="up", expect_site="EWR1")
+    assert batch.items == (e,) and batch.epoch_base == 6
 
 
 def test_batch_level_refusals():

@@ -319,3 +319,174 @@ def test_physical_fact_wins_across_an_outage(sync_broker, tmp_path):
         central.stop()
         estore.close()
         cstore.close()
+
+
+# ---------------------------------------------------------------------------- batched apply == one by one
+from tests.fixtures_central import CATALOG, CATALOG_B, central_pg_url, central_store, svc  # noqa: E402,F401
+
+
+def _up(seq, kind, body, merchant="acme", site="EWR1"):
+    from sync.core.envelope import Envelope
+
+    return Envelope(1, f"ev-{site}-{seq}", merchant, site, "up", seq, "e1", kind, "2026-01-01T00:00:00Z", body)
+
+
+def _mixed_run():
+    adj = lambda seq, sku, d, m="acme": _up(seq, "inventory.adjusted",  # noqa: E731
+                                             {"sku": sku, "delta": d, "reason": "r", "location": "A-1"}, m)
+    return [
+        adj(1, "SKU-1", -2), adj(2, "SKU-1", -3),            # 10 -> 8 -> 5: crosses the threshold (6) once
+        _up(3, "inventory.received", {"sku": "SKU-1", "qty": 4, "location": "A-1", "quarantine": False}),
+        adj(4, "SKU-1", -4, "bolt"),                          # same SKU, other merchant: its own balance
+        adj(5, "SKU-1", -4),                                  # 9 -> 5: crosses again
+        # a non-delta event in the middle sees every change before it (balances after seq 1-5)
+        _up(6, "inventory.digest", {"as_of_seq": 5, "balances": {"SKU-1": 8, "SKU-2": 4}}),
+        _up(7, "cycle_count.recorded", {"sku": "SKU-2", "location": "A-1", "counted": 4, "expected": 4}),
+        _up(8, "cycle_count.recorded", {"sku": "SKU-2", "location": "A-1", "counted": 1, "expected": 3}),
+        _up(9, "inventory.received", {"sku": "SKU-5", "qty": 2, "location": "Q", "quarantine": True}),  # new row
+        _up(10, "return.received", {"sku": "SKU-1", "qty": 2, "rma_id": "R-1"}),
+        _up(11, "return.graded", {"sku": "SKU-1", "qty": 1, "rma_id": "R-1", "grade": "A", "restocked": True}),
+        _up(12, "return.graded", {"sku": "SKU-1", "qty": 1, "rma_id": "R-1", "grade": "scrap", "restocked": False}),
+        adj(13, "SKU-2", 5),
+    ]
+
+
+def _state(service):
+    from central.store import CentralQueries
+
+    q = CentralQueries()
+    with service.store.read() as conn:
+        inv = sorted((r["merchant_id"], r["sku"], r["site_id"], r["on_hand"], r["reserved"], r["in_transit"],
+                      r["quarantine"]) for r in q.all_inventory(conn))
+        ledger = []
+        for m, sku in (("acme", "SKU-1"), ("acme", "SKU-2"), ("acme", "SKU-5"), ("bolt", "SKU-1")):
+            ledger += [(r["merchant_id"], r["sku"], r["site_id"], r["cause"], r["actor"], r["ref"], r["d_on_hand"],
+                        r["d_quarantine"], r["on_hand_after"], r["reserved_after"])
+                       for r in reversed(q.ledger_rows(conn, m, sku)) if r["cause"] != "seed"]
+    alerts = sorted((a["kind"], a.get("sku"), a["site_id"], a["message"]) for a in service.list_alerts(None))
+    return inv, ledger, alerts
+
+
+def test_a_batched_run_has_the_effects_of_applying_one_by_one(svc, tmp_path):
+    """``apply_up_batch`` (set-based stock deltas, the sync runtime's path) against ``apply_up_event`` per
+    envelope on a second database: same balances, same ledger rows with the same running balances, the
+    same low-stock alerts (each crossing), and a digest in the middle sees exactly the changes before it."""
+    import copy
+
+    from central import sync_handlers
+    from central.services import CentralService
+    from central.store import CentralStore
+
+    ref_store = CentralStore(f"sqlite:///{tmp_path}/reference.db")
+    ref_store.create_all()
+    ref = CentralService(ref_store)
+    ref.seed_catalog(copy.deepcopy(CATALOG))
+    ref.seed_catalog(copy.deepcopy(CATALOG_B))
+    try:
+        for service in (svc, ref):
+            service.adjust_inventory("acme", "SKU-1", "EWR1", {"low_stock_threshold": 6})
+        run = _mixed_run()
+        sync_handlers.configure(ref.ops)
+        one_by_one = [ref.store.run(lambda conn, e=e: sync_handlers.apply_up_event(conn, e)) for e in run]
+        sync_handlers.configure(svc.ops)
+        batched = svc.store.run(lambda conn: sync_handlers.apply_up_batch(conn, run))
+        assert batched == one_by_one
+        assert batched[5] == {"applied": "inventory.digest", "drift": {}}   # SKU-1: acme 10-2-3+4-4 + bolt 7-4
+        got, want = _state(svc), _state(ref)
+        assert got == want
+        inv, ledger, alerts = got
+        assert ("acme", "SKU-1", "EWR1", 6, 0, 0, 0) in inv     # 10-2-3+4-4+1 on hand, 2-1-1 quarantine
+        assert ("acme", "SKU-2", "EWR1", 7, 0, 0, 0) in inv     # 4-2+5
+        assert ("acme", "SKU-5", "EWR1", 0, 0, 0, 2) in inv     # a row created by the receipt
+        assert ("bolt", "SKU-1", "EWR1", 3, 0, 0, 0) in inv
+        assert [r[8] for r in ledger if r[:2] == ("acme", "SKU-1")] == [8, 5, 9, 5, 5, 6, 6]
+        assert [a[0] for a in alerts] == ["low_stock", "low_stock"]
+        assert svc.verify_ledger()["mismatches"] == []
+    finally:
+        ref_store.close()
+
+
+def test_a_batched_run_with_open_backorders_allocates_them_change_by_change(svc):
+    from central import sync_handlers
+    from tests.fixtures_central import order_payload
+
+    a, _ = svc.create_order("acme", order_payload("B-1", [("SKU-4", 2)]))
+    b, _ = svc.create_order("acme", order_payload("B-2", [("SKU-4", 2)]))
+    assert a["status"] == b["status"] == "backordered"
+    sync_handlers.configure(svc.ops)
+    svc.store.run(lambda conn: sync_handlers.apply_up_batch(conn, [
+        _up(1, "inventory.adjusted", {"sku": "SKU-1", "delta": -1, "reason": "r", "location": "A-1"}),
+        _up(2, "inventory.received", {"sku": "SKU-4", "qty": 3, "location": "A-1", "quarantine": False})]))
+    a2, b2 = svc.get_order("acme", a["order_id"]), svc.get_order("acme", b["order_id"])
+    assert a2["status"] == "released" and a2["lines"][0]["qty_allocated"] == 2
+    assert (b2["lines"][0]["qty_allocated"], b2["lines"][0]["qty_backordered"]) == (1, 1)
+    with svc.store.read() as conn:
+        rows = {(r["sku"], r["site_id"]): r for r in svc.ops.q.all_inventory(conn) if r["merchant_id"] == "acme"}
+    assert (rows[("SKU-4", "EWR1")]["on_hand"], rows[("SKU-4", "EWR1")]["reserved"]) == (3, 3)
+    assert rows[("SKU-1", "EWR1")]["on_hand"] == 9
+
+
+def test_a_batched_run_refuses_a_merchant_outside_the_site_network(svc):
+    from central import sync_handlers
+    from central.errors import Forbidden
+
+    sync_handlers.configure(svc.ops)
+    run = [_up(1, "inventory.adjusted", {"sku": "SKU-1", "delta": -1, "reason": "r", "location": "A-1"}),
+           _up(2, "inventory.adjusted", {"sku": "SKU-1", "delta": -1, "reason": "r", "location": "A-1"}, "bolt",
+               "LAX1")]
+    with pytest.raises(Forbidden):
+        svc.store.run(lambda conn: sync_handlers.apply_up_batch(conn, run))
+    with svc.store.read() as conn:
+        rows = {(r["merchant_id"], r["sku"], r["site_id"]): r["on_hand"] for r in svc.ops.q.all_inventory(conn)}
+    assert rows[("acme", "SKU-1", "EWR1")] == 10   # nothing applied
+
+
+def test_a_refused_envelope_inside_a_run_is_parked_and_the_rest_apply_once(sync_broker, tmp_path):
+    """One MQTT message = one ready run: stock deltas around a pick for an unknown fulfillment order. The
+    set-based run fails as a whole, is redone envelope by envelope: the pick is parked (consumed, kept
+    for ops), every delta is applied exactly once, the ack names the whole run, and a replay changes nothing."""
+    import json
+
+    from sync.core import control, topics
+    from sync.core.envelope import Envelope, encode_batch
+    from tests.fixtures_sync import Raw
+
+    b = sync_broker
+    cstore = open_central(f"sqlite:///{tmp_path}/central.db", small_catalog())
+    central = CentralSync(b.cfg("central"), cstore)
+    central.start()
+    assert central.wait_ready()
+    edge = Raw(b.port, "EWR1", b.creds["EWR1"], "raw-edge")
+    try:
+        edge.sub(topics.ack_up("EWR1"))
+        before = central_on_hand(cstore, "EWR1")
+        adj = {"sku": "SKU-0001", "reason": "found", "location": "A-01-01-1"}
+        pick = {"fo_id": "FO-NOPE", "line_id": "1", "sku": "SKU-0001", "qty": 1, "location": "A-01-01-1"}
+        kinds = [("inventory.adjusted", {**adj, "delta": 5}), ("inventory.adjusted", {**adj, "delta": -2}),
+                 ("pick.confirmed", pick), ("inventory.adjusted", {**adj, "delta": 4}),
+                 ("cycle_count.recorded", {"sku": "SKU-0002", "location": "A-01-01-1", "counted": 1, "expected": 3})]
+        envs = [Envelope(1, f"ev-{i}", MERCHANT, "EWR1", "up", i, "E1", k, "2026-11-23T10:00:00Z", body)
+                for i, (k, body) in enumerate(kinds, start=1)]
+        edge.pub(topics.up_hello("EWR1"), control.hello(epoch="E1", epoch_base=0, session=1, down_epoch=None,
+                                                        down_applied=0))
+        edge.pub(topics.up_events("EWR1"), encode_batch(envs))
+        wait_until(lambda: central.status()["sites"]["EWR1"]["up"]["applied_seq"] == 5, 10, "the run consumed")
+        up = central.status()["sites"]["EWR1"]["up"]
+        assert (up["applied"], up["parked"], up["duplicates"]) == (4, 1, 0)
+        assert [(r["seq"], r["status"]) for r in central_inbox(cstore, "EWR1")] == [
+            (1, "applied"), (2, "applied"), (3, "parked"), (4, "applied"), (5, "applied")]
+        after = central_on_hand(cstore, "EWR1")
+        assert after["SKU-0001"] == before["SKU-0001"] + 7 and after["SKU-0002"] == before["SKU-0002"] - 2
+        acks = [json.loads(p) for t, p in edge.drain(0.5) if t == topics.ack_up("EWR1")]
+        assert acks and acks[-1]["seq"] == 5 and acks[-1]["epoch"] == "E1"
+        assert central.recent()["parked"][0]["reason"] == "apply_failed"
+        edge.pub(topics.up_events("EWR1"), encode_batch(envs))   # replayed: all duplicates, nothing changes
+        wait_until(lambda: central.status()["sites"]["EWR1"]["up"]["duplicates"] == 5, 10, "the replay counted")
+        # the sender evidently missed the ack: it is repeated (once per message of duplicates)
+        assert [json.loads(p)["seq"] for t, p in edge.drain(0.5) if t == topics.ack_up("EWR1")] == [5]
+        assert central_on_hand(cstore, "EWR1") == after
+        assert len(central_inbox(cstore, "EWR1")) == 5
+    finally:
+        edge.close()
+        central.stop()
+        cstore.close()

@@ -6,6 +6,7 @@ Ctrl-C stops every process it started.
 """
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import os
 import re
@@ -13,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -90,14 +92,23 @@ def test_demo_runs_the_network_and_stops_cleanly(running_demo):
     # Every URL and login is printed.
     for needle in ("MQTT broker        mqtt://127.0.0.1:", f"order dashboard    {demo['central']}/ops/orders",
                    f"edge EWR1         console {demo['edges']['EWR1']}/", f"edge LAX1         console {demo['edges']['LAX1']}/",
-                   "picker1 / 1111", "Authorization: Bearer "):
+                   "picker1 / 1111", "Authorization: Bearer ", "central login      ops / "):
         assert needle in banner
     api_key = re.search(r"Authorization: Bearer (\S+)\)", banner).group(1)
+    ops_password = re.search(r"central login      ops / (\S+)", banner).group(1)
 
-    # Every web service answers /healthz; central's front page is the order dashboard.
+    # Every web service answers /healthz; central's front page is the order dashboard, behind a login
+    # that the printed ops credentials open.
     assert http_json(f"{demo['central']}/healthz")[0] == 200
-    with urllib.request.urlopen(f"{demo['central']}/", timeout=10) as resp:
-        assert resp.url.endswith("/ops/orders") and b"<html" in resp.read().lower()
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    with browser.open(f"{demo['central']}/", timeout=10) as resp:
+        assert "/login?next=" in resp.url and b"Log in" in resp.read()
+    form = urllib.parse.urlencode({"username": "ops", "password": ops_password, "next": "/ops/orders"}).encode()
+    with browser.open(f"{demo['central']}/login", data=form, timeout=10) as resp:
+        page = resp.read()
+        assert resp.url.endswith("/ops/orders") and b"<html" in page.lower() and b"Demo ops" in page
+    with browser.open(f"{demo['central']}/sync", timeout=10) as resp:
+        assert resp.url.endswith("/sync") and resp.status == 200
     for url in demo["edges"].values():
         assert http_json(f"{url}/healthz")[0] == 200
 

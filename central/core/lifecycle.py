@@ -100,3 +100,31 @@ def status_after_shipment(ordered: int, shipped: int, cancelled_before: bool) ->
     if cancelled_before:
         return EXCEPTION
     return SHIPPED if shipped >= ordered else PARTIALLY_SHIPPED
+
+
+class NothingToCancel(TransitionRefused):
+    """Every unit of the order has shipped (or is cancelled already): a cancel has nothing left to act on."""
+
+    def __init__(self, current: str, shipped_units: int):
+        ValueError.__init__(self, f"order is {current} and its {shipped_units} unit(s) have shipped: nothing left "
+                                  f"to cancel (shipped units cannot be cancelled; return them instead)")
+        self.current = current
+        self.target = CANCELLED
+        self.shipped_units = shipped_units
+
+
+def cancel_outcome(current: str, open_units: int, shipped_units: int) -> str:
+    """Status an order ends in when it is cancelled.
+
+    Nothing shipped yet: ``cancelled``. Some units shipped (``partially_shipped``, or picking/packed/
+    released/backordered/held/exception again after a partial shipment): the unshipped remainder is
+    cancelled, the shipped units stay shipped, and the order ends ``shipped`` (everything still on it
+    has left the building; it can still be delivered). Raises :class:`NothingToCancel` when no unit is
+    open (shipped or delivered in full) and :class:`TransitionRefused` for cancelled orders."""
+    if current == CANCELLED:
+        raise TransitionRefused(current, CANCELLED)
+    if open_units <= 0 and shipped_units > 0:
+        raise NothingToCancel(current, shipped_units)
+    if current not in CANCELLABLE and current != PARTIALLY_SHIPPED:
+        raise TransitionRefused(current, CANCELLED)
+    return CANCELLED if shipped_units == 0 else SHIPPED

@@ -5,6 +5,7 @@ offending path (``ship_to.country``, ``lines[2].qty``) to a message; it returns 
 """
 from __future__ import annotations
 
+import datetime as _dt
 import re
 from typing import Any, Mapping
 
@@ -367,7 +368,7 @@ def gtin_check_ok(code: str) -> bool:
 
 SITE_FIELDS = {"site_id", "name", "line1", "city", "region", "postal_code", "country", "lat", "lon", "timezone",
                "cutoffs", "holiday_country", "holiday_subdivision", "capabilities", "capacity_per_day", "active",
-               "service_regions"}
+               "service_regions", "closures"}
 
 
 def validate_site(payload: Any, path: str = "") -> dict:
@@ -414,6 +415,8 @@ def validate_site(payload: Any, path: str = "") -> dict:
             errs.add(f"{path}{key}", "must be a list of short strings")
             v = []
         out[key] = list(v)
+    if "closures" in obj:   # [{date, reason}]; given = the site's complete list (seeds set it as-is)
+        out["closures"] = _closure_list(errs, obj["closures"], f"{path}closures", None)
     errs.raise_if_any()
     return out
 
@@ -471,3 +474,62 @@ def validate_adjustment(payload: Any) -> dict:
         errs.add("delta", "give a non-zero delta, safety_stock or low_stock_threshold")
     errs.raise_if_any()
     return out
+
+
+MAX_CLOSURES = 400
+CLOSURE_PAST_DAYS = 366          # a closure may stay listed up to a year after it happened
+CLOSURE_FUTURE_DAYS = 3 * 366    # and be planned up to three years ahead
+
+
+def validate_closures(payload: Any, today: Any) -> list[dict]:
+    """Body of ``PUT /sites/{site_id}/closures``: ``{"closures": [{"date": "YYYY-MM-DD", "reason": "..."}]}``
+    (the complete list; an empty list reopens every day). ``today`` is a ``datetime.date``. Returns the
+    closures sorted by date."""
+    errs = _Errors()
+    obj = _object(errs, payload, "body")
+    errs.raise_if_any()
+    _unknown(errs, obj, "", {"closures"})
+    out = _closure_list(errs, obj.get("closures"), "closures", today)
+    errs.raise_if_any()
+    return out
+
+
+def _closure_list(errs: _Errors, items: Any, where: str, today: Any) -> list[dict]:
+    """[{date, reason}] sorted by date; ``today`` None skips the date-range rule (catalog seeds)."""
+    if not isinstance(items, list):
+        errs.add(where, "is required: a list of {date, reason} (empty to reopen every day)")
+        items = []
+    if len(items) > MAX_CLOSURES:
+        errs.add(where, f"at most {MAX_CLOSURES} closures")
+        items = []
+    lo = today - _dt.timedelta(days=CLOSURE_PAST_DAYS) if today is not None else _dt.date.min
+    hi = today + _dt.timedelta(days=CLOSURE_FUTURE_DAYS) if today is not None else _dt.date.max
+    out: list[dict] = []
+    seen: dict[str, int] = {}
+    for i, item in enumerate(items):
+        path = f"{where}[{i}]."
+        if not isinstance(item, Mapping):
+            errs.add(f"{where}[{i}]", "must be an object {date, reason}")
+            continue
+        _unknown(errs, item, path, {"date", "reason"})
+        raw = _text(errs, item, path, "date", max_len=10)
+        reason = _text(errs, item, path, "reason", max_len=200)
+        if raw is None:
+            continue
+        try:
+            day = _dt.date.fromisoformat(raw) if len(raw) == 10 else None
+        except ValueError:
+            day = None
+        if day is None:
+            errs.add(f"{path}date", "must be a calendar date YYYY-MM-DD")
+            continue
+        if not lo <= day <= hi:
+            errs.add(f"{path}date", f"must be between {lo.isoformat()} and {hi.isoformat()}")
+            continue
+        if raw in seen:
+            errs.add(f"{path}date", f"duplicate of {where}[{seen[raw]}].date")
+            continue
+        seen[raw] = i
+        if reason is not None:
+            out.append({"date": raw, "reason": reason})
+    return sorted(out, key=lambda c: c["date"])

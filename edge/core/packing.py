@@ -91,3 +91,43 @@ def station_step(status: str | None, to_verify: int, carton: str | None) -> str:
     if to_verify == 0 and not carton:
         return "carton"
     return "verify"
+
+
+def carton_tracking(master: str, seq: int) -> str:
+    """The tracking number of carton ``seq`` of a shipment, derived offline: carton 1 carries the
+    master tracking number central pre-assigned to the fulfillment order, carton k >= 2 carries
+    ``<master>-<kk>`` (k zero-padded to two digits), like a carrier's multi-piece shipment (one
+    master, numbered packages). Deterministic, so a re-packed order gets the same numbers."""
+    if seq < 1:
+        raise ValueError(f"carton sequence starts at 1, got {seq}")
+    return master if seq == 1 else f"{master}-{seq:02d}"
+
+
+def split_cartons(cartons: list[Carton], items: list[Item]) -> list[tuple[Carton, list[Item]]] | None:
+    """A multi-carton plan for items that fit no single carton: units largest first, each into the
+    first planned carton (sized as the largest carton) it still fits, else a new one; then every
+    planned carton shrinks to the smallest carton that holds its share. None if a unit fits no carton."""
+    if not cartons or not items:
+        return None
+    biggest = max(cartons, key=lambda c: (c.volume, c.max_weight_g))
+    units = sorted((Item(i.sku, 1, i.length_mm, i.width_mm, i.height_mm, i.weight_g) for i in items for _ in range(i.qty)),
+                   key=lambda u: (-(u.length_mm * u.width_mm * u.height_mm), -u.weight_g, u.sku))
+    groups: list[dict[str, Item]] = []
+    for u in units:
+        for g in groups:
+            trial = dict(g)
+            have = trial.get(u.sku)
+            trial[u.sku] = Item(u.sku, (have.qty if have else 0) + 1, u.length_mm, u.width_mm, u.height_mm, u.weight_g)
+            if fits(biggest, list(trial.values())):
+                g.clear()
+                g.update(trial)
+                break
+        else:
+            if not fits(biggest, [u]):
+                return None
+            groups.append({u.sku: u})
+    plan = []
+    for g in groups:
+        share = sorted(g.values(), key=lambda i: i.sku)
+        plan.append((smallest_carton(cartons, share) or biggest, share))
+    return plan

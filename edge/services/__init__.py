@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import datetime as _dt
 import time
 from typing import Callable
 
@@ -13,15 +14,18 @@ __all__ = ["Floor", "Actor", "ScanGate", "SYSTEM"]
 
 
 class Floor:
-    def __init__(self, cfg, store, *, weight_source=None, print_queue=None, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, cfg, store, *, weight_source=None, print_queue=None, clock: Callable[[], float] = time.monotonic,
+                 now: Callable[[], _dt.datetime] | None = None):
         from edge.services.auth import Auth
         from edge.services.counting import Counting
         from edge.services.packing import Packing
         from edge.services.picking import Picking
+        from edge.services.qc import Qc
         from edge.services.receiving import Receiving
         from edge.services.returns import Returns
         from edge.services.shipping import Shipping
         from edge.services.transfers import Transfers
+        from edge.services.waves import Waves
 
         self.full_cfg = cfg
         self.cfg = cfg.edge
@@ -31,6 +35,8 @@ class Floor:
         self.print_queue = print_queue
         self.device_health: Callable[[], dict] | None = None   # set by edge.runtime.EdgeNode (devices.health snapshot)
         self.scan_gate = ScanGate(cfg.devices.scan_debounce_ms, clock)
+        # wall clock (aware, UTC) for cut-offs and count schedules; tests pass a fixed one
+        self.now: Callable[[], _dt.datetime] = now or (lambda: _dt.datetime.now(_dt.timezone.utc))
         self.auth = Auth(self)
         self.receiving = Receiving(self)
         self.picking = Picking(self)
@@ -39,6 +45,8 @@ class Floor:
         self.counting = Counting(self)
         self.transfers = Transfers(self)
         self.returns = Returns(self)
+        self.qc = Qc(self)
+        self.waves = Waves(self)
 
     def console_summary(self) -> dict:
         """Everything the site manager's console shows, in one read transaction."""
@@ -62,6 +70,13 @@ class Floor:
                 "next": "Resolve weight holds and exceptions first",
             }
         out = self.store.read(fn)
+        from edge.errors import EdgeError
+        out["qc"] = self.qc.pending()[:30]
+        out["count_due"] = self.counting.due()
+        try:
+            out["wave"] = self.waves.preview(SYSTEM)
+        except EdgeError as exc:   # a bad cut-off setting must not take the console down
+            out["wave"] = {"ok": False, "message": exc.message, "wave": [], "waiting": [], "deferred": []}
         if self.device_health is not None:
             snap = self.device_health()
             out["device_health"] = [{"device": name, **d} for name, d in snap["devices"].items()]

@@ -8,7 +8,7 @@ from sync import edge_journal
 
 from edge import store as db
 from edge.core.picking import MethodRules, OrderProfile, allocate, choose_method, normalize_capabilities, pick_path
-from edge.errors import InvalidState, NotFound, OrderBlocked, OverPick, StaleTask, WrongItem, WrongLocation
+from edge.errors import InvalidScan, InvalidState, NotFound, OrderBlocked, OverPick, StaleTask, WrongItem, WrongLocation
 from edge.services.base import Actor, Service, qty_of, resolve_sku, scan, stock_slots, transition
 
 BLOCKED = ("on_hold", "cancelled")
@@ -95,11 +95,16 @@ class Picking(Service):
                 elif m == "batch":
                     group = [c for c in cands if same(c)][: self.cfg.batch_orders]
                 elif m == "wave":
-                    day = lead["ship_by"][:10]
-                    group = [c for c in cands if c["ship_by"][:10] <= day][: self.cfg.batch_orders]
+                    # by carrier cut-off urgency, then ship-by; missed cut-offs roll to a later wave
+                    plan = self.floor.waves.plan(conn, [c for c in cands if same(c)])
+                    by_id = {c["fo_id"]: c for c in cands}
+                    group = [by_id[p.order.fo_id] for p in plan.wave]
                 else:
                     group = [lead]
-                chosen = [lead] + [g for g in group if g["fo_id"] != lead["fo_id"]]
+                if m == "wave":
+                    chosen = group
+                else:
+                    chosen = [lead] + [g for g in group if g["fo_id"] != lead["fo_id"]]
             run_id = "R" + uuid.uuid4().hex[:10].upper()
             db.run_insert(conn, run_id, m, actor.username, want_zone if m == "zone" else None)
             tasks = []
@@ -137,13 +142,16 @@ class Picking(Service):
             raise NotFound(f"pick run {run_id} not found")
         prog = db.run_progress(conn, run_id)
         alerts, returns = [], []
-        for b in db.run_blocked_orders(conn, run_id):
+        rows = db.run_orders_status(conn, run_id)
+        for b in rows:
+            if b["status"] not in BLOCKED:
+                continue
             alerts.append(blocked_message(b, b["return_to"]) + (f" (tote {b['tote']})" if b["status"] == "cancelled" and b["return_to"] else ""))
             if b["status"] == "cancelled" and b["return_to"]:
                 returns.append({"fo_id": b["fo_id"], "tote": b["tote"], "locations": b["return_to"].split(",")})
         if task is _UNKNOWN:
             task = db.run_next_task(conn, run_id)
-        orders = db.run_orders(conn, run_id)
+        orders = [{"run_id": o["run_id"], "fo_id": o["fo_id"], "tote": o["tote"], "slot": o["slot"]} for o in rows]
         out = {"ok": True, "run_id": run_id, "method": run["method"], "status": run["status"], "expect": run["expect"],
                "orders": orders,
                "progress": prog,
@@ -200,9 +208,15 @@ class Picking(Service):
     def scan(self, actor: Actor, run_id: str, code: str, task_id=None, qty=None) -> dict:
         actor.require("picker")
         max_qty = self.cfg.max_scan_qty
+        try:   # parsing is pure: done here, off the single writer thread (a refusal is raised in fn, audited as before)
+            parsed = scan(code)
+        except InvalidScan as exc:
+            parsed = exc
 
         def fn(conn):
-            s = scan(code)
+            if isinstance(parsed, InvalidScan):
+                raise parsed
+            s = parsed
             run, task = self._current(conn, actor, run_id, task_id)
             if run["expect"] == "location":
                 if s.kind != "code":

@@ -71,6 +71,17 @@ class Receiving(Service):
         b = suggest_putaway(sku["sku"], sku["home_zone"], bins)
         return b.code if b else None
 
+    def check_bin(self, conn, code: str, sku: dict) -> dict:
+        """The scanned put-away bin, or WrongLocation: not an active storage bin, or it holds another SKU."""
+        loc = db.location_get(conn, code)
+        if loc is None or loc["kind"] != "pick" or not loc["active"]:
+            raise WrongLocation(f"{code[:40]!r} is not a storage bin", next="Scan a bin label")
+        others = [x for x in db.stock_at(conn, loc["code"]) if x["sku"] != sku["sku"]]
+        if others:
+            raise WrongLocation(f"bin {loc['code']} holds {others[0]['sku']}: do not mix SKUs",
+                                next=f"Scan bin {self._suggest(conn, sku)}")
+        return loc
+
     def suggest(self, receipt_id: int) -> str | None:
         def fn(conn):
             r = db.require(db.receipt_get(conn, int(receipt_id)), f"receipt {receipt_id}")
@@ -93,13 +104,7 @@ class Receiving(Service):
                 raise InvalidState(f"receipt {rid} is in quarantine: QC must release it first")
             if r["put_away"]:
                 raise InvalidState(f"receipt {rid} was already put away to {r['put_location']}")
-            loc = db.location_get(conn, s.text)
-            if loc is None or loc["kind"] != "pick" or not loc["active"]:
-                raise WrongLocation(f"{s.text[:40]!r} is not a storage bin", next="Scan a bin label")
-            others = [x for x in db.stock_at(conn, loc["code"]) if x["sku"] != r["sku"]]
-            if others:
-                raise WrongLocation(f"bin {loc['code']} holds {others[0]['sku']}: do not mix SKUs",
-                                    next=f"Scan bin {self._suggest(conn, db.sku_get(conn, r['sku']))}")
+            loc = self.check_bin(conn, s.text, db.sku_get(conn, r["sku"]))
             db.stock_add(conn, location=r["location"], sku=r["sku"], lot=r["lot"], expiry=r["expiry"], delta=-r["qty"],
                          cause="putaway", ref=f"receipt:{rid}", user=actor.username)
             db.stock_add(conn, location=loc["code"], sku=r["sku"], lot=r["lot"], expiry=r["expiry"], delta=r["qty"],

@@ -1,8 +1,6 @@
 """Shipping: confirm each carton by scanning its label; end-of-day manifest per carrier."""
 from __future__ import annotations
 
-import datetime as _dt
-
 from sync import edge_journal
 
 from edge import store as db
@@ -13,6 +11,8 @@ from edge.services.packing import _blocked
 
 class Shipping(Service):
     def confirm(self, actor: Actor, fo_id: str, label_code: str) -> dict:
+        """Ship confirm per carton: scan each carton's label. The order ships (``shipment.shipped``
+        with every carton) when its last carton is confirmed."""
         actor.require("packer")
 
         def fn(conn):
@@ -22,22 +22,48 @@ class Shipping(Service):
             if fo["status"] != "packed":
                 raise InvalidState(f"order {fo_id} is {fo['status']}: only packed orders ship",
                                    next="Finish packing (verify, weigh) first")
-            if s.text.strip() != fo["tracking_number"]:
-                raise WrongItem(f"label {s.text[:30]!r} is not this order's label {fo['tracking_number']}",
-                                next=f"Scan label {fo['tracking_number']}")
-            day = _dt.datetime.now(_dt.timezone.utc).date().isoformat()
+            code = s.text.strip()
+            cartons = db.fo_cartons(conn, fo_id)
+            day = self.floor.now().date().isoformat()
             manifest = db.manifest_open(conn, fo["carrier"], day)
             shipped_at = db.now_iso()
+            if cartons:
+                c = next((x for x in cartons if x["tracking_number"] == code), None)
+                left = [x for x in cartons if x["status"] != "shipped"]
+                if c is None:
+                    want = left[0]["tracking_number"] if left else fo["tracking_number"]
+                    raise WrongItem(f"label {s.text[:30]!r} is not this order's label {want}", next=f"Scan label {want}")
+                if c["status"] == "shipped":
+                    raise InvalidState(f"carton {c['seq']} ({code}) is already confirmed",
+                                       next=f"Scan label {left[0]['tracking_number']}" if left else "Scan the next tote")
+                db.fo_carton_set(conn, fo_id, c["seq"], status="shipped", shipped_at=shipped_at, manifest_id=manifest)
+                left = [x for x in left if x["seq"] != c["seq"]]
+                if left:
+                    self.ok(conn, actor, "ship.carton", f"fo:{fo_id}", tracking=code, seq=c["seq"], manifest=manifest)
+                    out = self.floor.packing.view(conn, fo)
+                    out.update(shipped_carton={"seq": c["seq"], "tracking_number": code}, manifest_id=manifest,
+                               next=f"Put carton {c['seq']} on the {fo['carrier']} cage; scan label "
+                                    f"{left[0]['tracking_number']} (carton {left[0]['seq']} of {len(cartons)})")
+                    return out
+            elif code != fo["tracking_number"]:
+                raise WrongItem(f"label {s.text[:30]!r} is not this order's label {fo['tracking_number']}",
+                                next=f"Scan label {fo['tracking_number']}")
             lines = [{"line_id": ln["line_id"], "sku": ln["sku"], "qty": ln["picked"]}
                      for ln in db.fo_lines(conn, fo_id) if ln["picked"] > 0]
             transition(conn, fo, "shipped", shipped_at=shipped_at, manifest_id=manifest)
-            edge_journal.emit(conn, "shipment.shipped", {
-                "fo_id": fo_id, "order_id": fo["order_id"], "tracking_number": fo["tracking_number"], "carrier": fo["carrier"],
-                "service": fo["service"], "weight_g": int(fo["weight_g"] or 0), "lines": lines, "shipped_at": shipped_at},
-                merchant_id=fo["merchant_id"])
-            self.ok(conn, actor, "ship.confirm", f"fo:{fo_id}", tracking=fo["tracking_number"], manifest=manifest)
+            body = {"fo_id": fo_id, "order_id": fo["order_id"], "tracking_number": fo["tracking_number"],
+                    "carrier": fo["carrier"], "service": fo["service"], "weight_g": int(fo["weight_g"] or 0), "lines": lines,
+                    "shipped_at": shipped_at}
+            if len(cartons) > 1:
+                body["cartons"] = [{"seq": x["seq"], "tracking_number": x["tracking_number"], "carton": x["carton"],
+                                    "weight_g": x["weight_g"], "lines": x["lines"]} for x in cartons]
+            edge_journal.emit(conn, "shipment.shipped", body, merchant_id=fo["merchant_id"])
+            self.ok(conn, actor, "ship.confirm", f"fo:{fo_id}", tracking=fo["tracking_number"], manifest=manifest,
+                    cartons=max(1, len(cartons)))
             return {"ok": True, "fo_id": fo_id, "status": "shipped", "tracking_number": fo["tracking_number"],
-                    "manifest_id": manifest, "next": f"Put the parcel on the {fo['carrier']} cage; scan the next tote"}
+                    "cartons": max(1, len(cartons)), "manifest_id": manifest,
+                    "next": f"Put the parcel on the {fo['carrier']} cage; scan the next tote" if len(cartons) <= 1 else
+                            f"Put the last carton on the {fo['carrier']} cage; scan the next tote"}
         return self.run(actor, "ship.confirm", f"fo:{fo_id}", fn, scan_code=label_code)
 
     def close_manifest(self, actor: Actor, carrier: str) -> dict:
@@ -47,7 +73,7 @@ class Shipping(Service):
             m = db.manifest_open_for(conn, carrier)
             if m is None:
                 raise NotFound(f"no open manifest for carrier {str(carrier)[:20]!r}")
-            shipments = db.manifest_shipments(conn, m["manifest_id"])
+            shipments = db.manifest_parcels(conn, m["manifest_id"])
             db.manifest_close(conn, m["manifest_id"], actor.username)
             jobs = []
             pq = self.floor.print_queue
@@ -70,6 +96,6 @@ class Shipping(Service):
             m = db.manifest_get(conn, manifest_id)
             if m is None:
                 raise NotFound(f"manifest {manifest_id} not found")
-            m["shipments"] = db.manifest_shipments(conn, manifest_id)
+            m["shipments"] = db.manifest_parcels(conn, manifest_id)
             return m
         return self.store.read(fn)

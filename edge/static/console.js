@@ -4,7 +4,8 @@
   const esc = (s) => String(s == null ? "" : s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]));
   const pill = (s) => {
     const cls = { shipped: "ok", done: "ok", packed: "ok", accepted: "ok", weight_hold: "bad", cancelled: "bad", failed: "bad",
-                  unknown: "bad", short: "bad", error: "bad", offline: "bad", online: "ok", on_hold: "warn", queued: "warn", recount_required: "warn", sent: "warn" }[s] || "";
+                  unknown: "bad", short: "bad", error: "bad", offline: "bad", online: "ok", on_hold: "warn", queued: "warn", recount_required: "warn", sent: "warn",
+                  overdue: "bad", due: "warn" }[s] || "";
     return '<span class="pill ' + cls + '">' + esc(s) + "</span>";
   };
   const hhmm = (v) => esc(String(v || "").slice(11, 19));
@@ -24,6 +25,7 @@
                    ["shipped", s.shipped, "ok"], ["weight holds", s.weight_hold, "bad"], ["on hold", s.on_hold, "bad"],
                    ["cancelled", s.cancelled, "bad"], ["short picks", d.short_picks.length, "bad"],
                    ["print failed/unknown", (d.print_states.failed || 0) + (d.print_states.unknown || 0), "bad"],
+                   ["QC waiting", (d.qc || []).length, "bad"], ["counts overdue", (d.count_due || {}).overdue, "bad"],
                    ["outbox (unsynced)", d.outbox_depth]];
     $("tiles").innerHTML = tiles.map((t) => '<div class="tile ' + ((t[2] && t[1]) ? t[2] : "") + '"><div class="n">' + (t[1] || 0) +
       '</div><div class="l">' + esc(t[0]) + "</div></div>").join("");
@@ -47,8 +49,56 @@
       $("devices").innerHTML = table(d.devices, [["device", "device_id"], ["address", "address"], ["status", "status", pill],
                                                  ["detail", "detail"], ["seen", "last_seen", hhmm]]);
     }
+    const qcBusy = $("qc").contains(document.activeElement);
+    if (!qcBusy) {
+      const reasons = ["damaged", "defective", "expired", "wrong_item", "failed_spec", "contaminated", "other"];
+      $("qc").innerHTML = table(d.qc, [["receipt", "receipt_id"], ["SKU", "sku"], ["lot", "lot"], ["waiting", "pending"],
+        ["of", "qty"], ["received", "created_at", when],
+        ["release to bin", "suggested_bin", (v, r) => '<span class="act"><input data-bin="' + r.receipt_id + '" placeholder="' + esc(v || "bin") +
+          '" value="' + esc(v || "") + '"> <button data-release="' + r.receipt_id + '">Release</button></span>'],
+        ["or reject", "receipt_id", (v) => '<span class="act"><select data-reason="' + v + '">' + reasons.map((x) => "<option>" + x + "</option>").join("") +
+          '</select> <select data-disp="' + v + '"><option value="scrap">scrap</option><option value="return_to_vendor">return to vendor</option></select> ' +
+          '<button class="rej" data-reject="' + v + '">Reject</button></span>']]) + '<div class="msg" id="qcmsg">' + esc(qcMsg.text) + "</div>";
+      $("qcmsg").className = "msg " + qcMsg.cls;
+      for (const b of document.querySelectorAll("button[data-release]")) {
+        b.onclick = () => act("/api/qc/" + b.dataset.release + "/release", { code: document.querySelector('input[data-bin="' + b.dataset.release + '"]').value.trim() });
+      }
+      for (const b of document.querySelectorAll("button[data-reject]")) {
+        const id = b.dataset.reject;
+        b.onclick = () => act("/api/qc/" + id + "/reject", { reason: document.querySelector('select[data-reason="' + id + '"]').value,
+                                                              disposition: document.querySelector('select[data-disp="' + id + '"]').value });
+      }
+    }
+    const w = d.wave || { wave: [], deferred: [] };
+    const pickup = (v) => v ? esc(new Date(v).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", timeZone: w.timezone || "UTC" })) : "—";
+    $("wave").innerHTML = (w.ok === false ? '<p class="pill bad">' + esc(w.message) + "</p>" : "") +
+      table(w.wave, [["order", "fo_id"], ["carrier", "carrier"], ["service", "service"], ["cut-off", "pickup_at", pickup],
+                     ["ship by", "ship_by", when], ["urgent", "urgent", (v) => v ? "⚡" : ""]]) +
+      (w.deferred && w.deferred.length ? "<p><b>Missed today's cut-off</b> (next wave)</p>" +
+        table(w.deferred, [["order", "fo_id"], ["carrier", "carrier"], ["next pickup", "pickup_at", when], ["ship by", "ship_by", when]]) : "") +
+      '<p class="empty">' + esc(w.next || "") + "</p>";
+    const cd = d.count_due || { tasks: [] };
+    $("countdue").innerHTML = table(cd.tasks.slice(0, 40), [["bin", "location"], ["zone", "zone"], ["class", "abc_class"], ["schedule", "schedule_id"],
+                                                            ["due", "due_at", when], ["state", "state", pill]]) +
+      '<button class="cardbtn" id="runSched">Create due counts now</button> <span class="msg" id="schedmsg"></span>';
+    $("runSched").onclick = async () => {
+      const r = await post("/api/counts/schedule", {});
+      $("schedmsg").textContent = r.ok ? r.next : r.message; $("schedmsg").className = "msg " + (r.ok ? "ok" : "bad"); setTimeout(load, 800);
+    };
     $("counts").innerHTML = table(d.counts, [["bin", "location"], ["SKU", "sku"], ["counted", "counted"], ["expected", "expected"],
                                              ["status", "status", pill], ["by", "counted_by"]]);
+  }
+  let qcMsg = { text: "", cls: "" };
+  async function post(path, body) {
+    const r = await fetch(path, { method: "POST", headers: { "Content-Type": "application/json", Authorization: "Bearer " + (token || "") },
+                                  body: JSON.stringify(body) });
+    try { return await r.json(); } catch (e) { return { ok: false, message: "no answer from the edge (" + r.status + ")" }; }
+  }
+  async function act(path, body) {
+    const r = await post(path, body);
+    qcMsg = r.ok ? { text: "✔ " + r.next, cls: "ok" } : { text: "✘ " + r.message, cls: "bad" };
+    if (document.activeElement) document.activeElement.blur();
+    load();
   }
   $("loginBtn").onclick = async () => {
     const r = await fetch("/api/login", { method: "POST", headers: { "Content-Type": "application/json" },

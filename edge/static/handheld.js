@@ -2,7 +2,7 @@
 (function () {
   const $ = (id) => document.getElementById(id);
   let token = sessionStorage.getItem("fs_token");
-  let mode = null, run = null, fo = null, putback = null;
+  let mode = null, run = null, fo = null, putback = null, count = null;
   // one id per handheld: duplicate-scan debounce is per device
   let device = localStorage.getItem("fs_device");
   if (!device) { device = "hh-" + Math.random().toString(36).slice(2, 10); localStorage.setItem("fs_device", device); }
@@ -25,12 +25,15 @@
     const focus = which === "login" ? $("user") : which === "work" ? $("scan") : null;
     if (focus) setTimeout(() => focus.focus(), 0);
   }
-  function keepFocus() { if (mode === "work" && document.activeElement !== $("grams")) $("scan").focus(); }
+  function keepFocus() {
+    if (mode === "work" && document.activeElement !== $("grams") && document.activeElement !== $("qty")) $("scan").focus();
+  }
   document.addEventListener("click", () => setTimeout(keepFocus, 0));
 
   function renderPick(d) {
     run = d;
     $("pickBtns").classList.remove("hidden"); $("packBtns").classList.add("hidden"); $("gramsRow").classList.add("hidden");
+    $("countBtns").classList.add("hidden"); $("qtyRow").classList.add("hidden");
     $("next").textContent = d.next || "";
     $("alerts").innerHTML = (d.alerts || []).map((a) => '<div class="alert">' + esc(a) + "</div>").join("") +
       (d.returns || []).map((r) => '<button class="warn putback" data-fo="' + esc(r.fo_id) + '">Return items of ' + esc(r.fo_id) +
@@ -50,19 +53,64 @@
   function renderPack(d) {
     fo = d;
     $("pickBtns").classList.add("hidden"); $("packBtns").classList.remove("hidden"); $("gramsRow").classList.remove("hidden");
+    $("countBtns").classList.add("hidden"); $("qtyRow").classList.add("hidden");
     $("next").textContent = d.next || "";
     $("alerts").innerHTML = "";
     $("bigline").textContent = d.fo_id;
+    const done_cartons = (d.cartons || []).length;
     $("meta").textContent = d.lines.map((l) => l.sku + " " + l.packed + "/" + l.picked).join(" · ") +
-      (d.suggested_carton ? " · carton " + (d.carton || d.suggested_carton) : "");
+      (d.suggested_carton ? " · carton " + (d.open_carton ? d.open_carton.seq + " " : "") + (d.carton || d.suggested_carton) : "") +
+      (done_cartons ? " · " + done_cartons + " closed" : "");
     const total = d.lines.reduce((a, l) => a + l.picked, 0), done = d.lines.reduce((a, l) => a + l.packed, 0);
     $("bar").style.width = (total ? Math.round(100 * done / total) : 0) + "%";
   }
   function esc(s) { return String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c])); }
 
+  // ---- scheduled (and ad hoc) cycle counts: bin, then item and counted quantity, blind
+  function countButtons() {
+    for (const id of ["pickBtns", "packBtns", "gramsRow"]) $(id).classList.add("hidden");
+    $("countBtns").classList.remove("hidden");
+  }
+  async function countStart(note) {
+    run = null; fo = null; show("work"); countButtons(); $("qtyRow").classList.add("hidden"); $("alerts").innerHTML = "";
+    const d = await call("GET", "/api/counts/due");
+    if (!d.ok) { flash(false, d.message); show("home"); return; }
+    const t = d.tasks[0];
+    count = { location: t ? t.location : null, step: "bin", code: null };
+    $("bigline").textContent = t ? t.location : "—";
+    $("meta").textContent = d.due + " due · " + d.overdue + " overdue" + (t ? " · " + t.state : "");
+    $("next").textContent = t ? "Go to bin " + t.location + " and scan it" : "No counts due: scan any bin to count it";
+    $("bar").style.width = "0";
+    if (note) flash(true, note);
+  }
+  async function countScan(code) {
+    if (count.step === "bin") {
+      const d = await call("GET", "/api/count/" + encodeURIComponent(code));
+      if (!d.ok) { flash(false, "✘ " + d.message); return; }
+      count = { location: d.location, step: "item", code: null };
+      $("bigline").textContent = d.location; $("meta").textContent = "blind count · " + d.skus.length + " SKU(s) stocked here";
+      $("next").textContent = "Scan an item in " + d.location; flash(true, "✔ bin " + d.location);
+    } else {
+      count.code = code; count.step = "qty";
+      $("qtyRow").classList.remove("hidden"); $("qty").value = "";
+      $("next").textContent = "Count every unit of this item in " + count.location + ", enter the quantity";
+      setTimeout(() => $("qty").focus(), 0);
+    }
+  }
+  async function countSubmit() {
+    const counted = $("qty").value.trim();
+    if (!count || count.step !== "qty" || counted === "") return;
+    const d = await call("POST", "/api/count/" + encodeURIComponent(count.location), { code: count.code, counted: parseInt(counted, 10) });
+    $("qtyRow").classList.add("hidden"); $("qty").value = "";
+    if (!d.ok) { flash(false, "✘ " + d.message); count.step = "item"; $("scan").focus(); return; }
+    if (d.count_task && d.count_task.status === "done") { countStart("✔ " + d.next); return; }
+    flash(true, "✔ " + d.next); count.step = "item"; $("next").textContent = d.next; $("scan").focus();
+  }
+
   async function onScan(code) {
     if (!code) return;
     let d;
+    if (mode === "work" && count) { await countScan(code); return; }
     if (mode === "work" && putback) {
       d = await call("POST", "/api/pick/putback", { fo_id: putback, code });
       if (d.ok) { flash(true, "✔ returned " + d.returned_units + " to " + d.location); if (d.next === "All items returned") putback = null; reloadRun(); }
@@ -93,6 +141,7 @@
   function packStart() {
     run = null; fo = null; show("work");
     $("pickBtns").classList.add("hidden"); $("packBtns").classList.remove("hidden");
+    $("countBtns").classList.add("hidden"); $("qtyRow").classList.add("hidden");
     $("next").textContent = "Scan a tote or order"; $("bigline").textContent = ""; $("meta").textContent = ""; $("alerts").innerHTML = "";
   }
 
@@ -108,9 +157,11 @@
     else flash(false, d.message);
   };
   $("logout").onclick = () => { token = null; sessionStorage.removeItem("fs_token"); show("login"); };
-  $("goPick").onclick = pickStart;
-  $("goPack").onclick = packStart;
-  $("backBtn").onclick = $("backBtn2").onclick = () => { run = null; fo = null; show("home"); };
+  $("goPick").onclick = () => { count = null; pickStart(); };
+  $("goPack").onclick = () => { count = null; packStart(); };
+  $("goCount").onclick = () => countStart();
+  $("qty").addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); countSubmit(); } });
+  $("backBtn").onclick = $("backBtn2").onclick = $("backBtn3").onclick = () => { run = null; fo = null; count = null; show("home"); };
   $("shortBtn").onclick = async () => {
     if (!run || !run.task) return;
     const d = await call("POST", "/api/pick/" + run.run_id + "/short", { task_id: run.task.task_id });
@@ -122,6 +173,13 @@
     const d = await call("POST", "/api/pack/" + fo.fo_id + "/weigh", grams ? { grams: parseInt(grams, 10) } : {});
     if (d.ok) { flash(true, "✔ weight ok — labels printing"); renderPack(d); }
     else { flash(false, "✘ " + d.message); if (d.fo_id) renderPack(d); $("gramsRow").classList.remove("hidden"); }
+  };
+  $("closeBtn").onclick = async () => {
+    if (!fo) return;
+    const grams = $("grams").value.trim();
+    const d = await call("POST", "/api/pack/" + fo.fo_id + "/close-carton", grams ? { grams: parseInt(grams, 10) } : {});
+    if (d.ok) { flash(true, "✔ carton " + d.closed_carton.seq + " closed — label " + d.closed_carton.tracking_number); renderPack(d); }
+    else { flash(false, "✘ " + d.message); if (d.fo_id) renderPack(d); }
   };
   (async () => {
     if (token) { const d = await call("GET", "/api/me"); if (d.ok) { $("who").textContent = d.username + " · " + d.role; show("home"); return; } }

@@ -22,6 +22,12 @@ Quantity semantics on central (quantities always merge as deltas, never overwrit
 - ``return.received``: quarantine += qty; ``return.graded``: quarantine -= qty and, when
   ``restocked``, on_hand += qty.
 - ``inventory.digest``: no change; compared with central's expectation -> drift alert.
+- ``stock.qc_released``: quarantine -= qty, on_hand += qty (QC passed received stock into a bin;
+  ledger cause ``grading``). ``stock.qc_rejected``: quarantine -= qty (scrapped or returned to the
+  vendor: the units leave the building; cause ``grading``).
+- ``shipment.shipped`` with ``cartons`` (multi-carton shipment): the stock semantics use ``lines``
+  (the sum over the cartons) exactly as above; ``tracking_number`` is the master (carton 1) and
+  each carton carries its own package tracking number, weight and lines.
 """
 from __future__ import annotations
 
@@ -72,6 +78,8 @@ ADDRESS = {
     "country": Str(2, r"[A-Z]{2}"), "phone": Optional_(Str(40)),
 }
 LINE = {"line_id": ID, "sku": SKU, "qty": QTY}
+CARTON = {"seq": Int(min=1, max=999), "tracking_number": Str(60), "carton": Str(40), "weight_g": Int(min=0),
+          "lines": ListOf(LINE, 1000)}
 SKU_QTY = {"sku": SKU, "qty": QTY}
 
 SCHEMAS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -104,10 +112,11 @@ SCHEMAS: dict[str, tuple[str, dict[str, Any]]] = {
     "pick.confirmed": (UP, {"fo_id": ID, "line_id": ID, "sku": SKU, "qty": QTY, "location": Str(40),
                             "lot": Optional_(Str(40))}),
     "pick.short": (UP, {"fo_id": ID, "line_id": ID, "sku": SKU, "qty_short": QTY, "location": Str(40)}),
-    "pack.confirmed": (UP, {"fo_id": ID, "carton": Str(40), "weight_g": Int(min=0), "expected_weight_g": Int(min=0)}),
+    "pack.confirmed": (UP, {"fo_id": ID, "carton": Str(40), "weight_g": Int(min=0), "expected_weight_g": Int(min=0),
+                            "cartons": Optional_(Int(min=1, max=999))}),
     "shipment.shipped": (UP, {"fo_id": ID, "order_id": ID, "tracking_number": Str(60), "carrier": Str(40),
                               "service": SERVICE, "weight_g": Int(min=0), "lines": ListOf(LINE, 1000),
-                              "shipped_at": DATETIME}),
+                              "shipped_at": DATETIME, "cartons": Optional_(ListOf(CARTON, 200))}),
     "cycle_count.recorded": (UP, {"sku": SKU, "location": Str(40), "counted": Int(min=0), "expected": Int(min=0)}),
     "transfer.shipped": (UP, {"transfer_id": ID, "lines": ListOf(SKU_QTY, 1000)}),
     "transfer.received": (UP, {"transfer_id": ID, "lines": ListOf(SKU_QTY, 1000)}),
@@ -115,6 +124,11 @@ SCHEMAS: dict[str, tuple[str, dict[str, Any]]] = {
     "return.graded": (UP, {"rma_id": Optional_(ID), "sku": SKU, "qty": QTY,
                            "grade": Str(5, choices=("A", "B", "C", "scrap")), "restocked": bool}),
     "inventory.digest": (UP, {"as_of_seq": Int(min=0, max=None), "balances": dict}),
+    "stock.qc_released": (UP, {"receipt_id": Int(min=1, max=None), "sku": SKU, "qty": QTY, "location": Str(40),
+                               "lot": Optional_(Str(40))}),
+    "stock.qc_rejected": (UP, {"receipt_id": Int(min=1, max=None), "sku": SKU, "qty": QTY,
+                               "disposition": Str(20, choices=("scrap", "return_to_vendor")),
+                               "reason": Str(40, r"[a-z_]+"), "asn_id": Optional_(ID)}),
 }
 
 
@@ -140,13 +154,20 @@ def validate_body(event_type: str, body: Any) -> None:
     _check("body", SCHEMAS[event_type][1], body)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _is_mapping(value: Any) -> bool:
+    return type(value) is dict or isinstance(value, Mapping)  # JSON objects are dicts: skip the ABC check
+
+
 def _check(path: str, spec: Any, value: Any) -> None:
     if isinstance(spec, Optional_):
         if value is None:
             return
         return _check(path, spec.spec, value)
     if isinstance(spec, dict):
-        if not isinstance(value, Mapping):
+        if not _is_mapping(value):
             raise BodyError(path, "expected an object")
         unknown = sorted(set(value) - set(spec))
         if unknown:
@@ -171,7 +192,7 @@ def _check(path: str, spec: Any, value: Any) -> None:
             raise BodyError(path, "expected a string")
         if len(value) > spec.max_len:
             raise BodyError(path, f"longer than {spec.max_len} characters")
-        if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        if _CONTROL.search(value):
             raise BodyError(path, "control characters are not allowed")
         if spec.pattern and not spec.pattern.fullmatch(value):
             raise BodyError(path, f"invalid format {value[:40]!r}")
@@ -196,7 +217,7 @@ def _check(path: str, spec: Any, value: Any) -> None:
             raise BodyError(path, "expected true/false")
         return
     if spec is dict:
-        if not isinstance(value, Mapping):
+        if not _is_mapping(value):
             raise BodyError(path, "expected an object")
         return
     raise AssertionError(f"bad schema spec at {path}: {spec!r}")
