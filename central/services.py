@@ -60,11 +60,11 @@ class CentralService:
                   status=result["status"])
         return self._new_order_view(result), True
 
-    def _place_orders(self, conn, jobs: list[tuple[str, dict, str, str]], *, commit: bool = False) -> list:
+    def _place_orders(self, conn, jobs: list[tuple[str, dict, str, str]]) -> list:
         """Intake of a batch of validated orders [(merchant_id, order_in, request digest, actor)] in the
-        caller's transaction (``store.run_batched``: many under group commit, else one): one read round trip
-        (duplicates + stock), routing in memory, ONE reservation statement, one INSERT statement for every
-        row of every order, the down events, and the COMMIT (``commit``) in the same round trip.
+        caller's transaction (``store.run_batched``: many under group commit, else one): one read statement
+        (duplicates + stock), routing in memory, ONE reservation statement, ONE insert statement for every
+        row of every order (PostgreSQL), then the down events.
 
         Per job: (order, True) created; (order_id, False) an identical replay; (None, None) a twin of an
         earlier job of this batch (the caller submits it again); or a Conflict / ValidationFailed to raise
@@ -74,6 +74,8 @@ class CentralService:
         for m, o, _, _ in jobs:
             skus_by_m.setdefault(m, set()).update(ln["sku"] for ln in o["lines"])
         existing, inv_rows = self.store.intake_prefetch_many(conn, keys, skus_by_m)
+        for m, skus in skus_by_m.items():   # the batch's SKUs in one query (cached per process afterwards)
+            self.ops.sku_weights(conn, m, skus)
         results: list[Any] = [None] * len(jobs)
         first_of: set[tuple[str, str, str]] = set()
         now = now_iso()   # one timestamp per batch (committed together)
@@ -137,11 +139,10 @@ class CentralService:
         # down events last, by site (a fixed lock order on the per-site sequence rows, held until commit)
         emits = sorted(((fo["site_id"], k, order, fo) for k, (_, order, _, _) in enumerate(new)
                         for fo in order.pop("_emits", [])), key=lambda e: (e[0], e[1]))
-        with self.store.pipelined(conn, commit=commit):   # PostgreSQL: writes + COMMIT in one round trip
-            if new:
-                self.store.insert_new_orders(conn, [(order, lines, events) for _, order, lines, events in new])
-            for _, _, order, fo in emits:
-                self.ops.emit_release(conn, order, fo)
+        if new:
+            self.store.insert_new_orders(conn, [(order, lines, events) for _, order, lines, events in new])
+        for _, _, order, fo in emits:
+            self.ops.emit_release(conn, order, fo)
         for n, order, _, _ in new:
             results[n] = (order, True)
         return results

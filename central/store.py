@@ -407,15 +407,15 @@ _PG_SQL = {k: re.sub(r":([a-z_0-9]+)", r"%(\1)s", v) for k, v in _FAST_SQL.items
 # them once per connection, the rows are encoded by the json module's C encoder, and "$n" parameters
 # through a RawCursor skip psycopg's query conversion (these statements are too long for its cache).
 _PG_BATCH_SQL = {
-    # LATERAL ... OFFSET 0: one index lookup per key (a join could hash the whole table)
-    "orders_by_channel":
-        "SELECT k.m, k.c, k.co, o.order_id, o.request_hash FROM json_to_recordset($1::json) AS k(m text, c text, "
-        "co text) CROSS JOIN LATERAL (SELECT order_id, request_hash FROM orders WHERE merchant_id = k.m AND "
-        "channel = k.c AND channel_order_id = k.co OFFSET 0) o",
-    "inventory_for":
-        "SELECT " + ", ".join("i." + c for c in INVENTORY_COLS) + " FROM json_to_recordset($1::json) AS "
-        "k(m text, sku text) CROSS JOIN LATERAL (SELECT * FROM inventory WHERE merchant_id = k.m AND sku = k.sku "
-        "OFFSET 0) i ORDER BY i.merchant_id, i.sku, i.site_id",
+    # LATERAL ... OFFSET 0: one index lookup per key (a join could hash the whole table). Rows tagged 0:
+    # orders already stored (merchant, channel, channel_order_id, order_id, request_hash); 1: inventory rows.
+    "intake_prefetch":
+        "SELECT 0, k.m, k.c, k.co" + ", NULL" * (len(INVENTORY_COLS) - 3) + ", o.order_id, o.request_hash "
+        "FROM json_to_recordset($1::json) AS k(m text, c text, co text) CROSS JOIN LATERAL (SELECT order_id, "
+        "request_hash FROM orders WHERE merchant_id = k.m AND channel = k.c AND channel_order_id = k.co OFFSET 0) o "
+        "UNION ALL (SELECT 1, " + ", ".join("i." + c for c in INVENTORY_COLS) + ", NULL, NULL FROM "
+        "json_to_recordset($2::json) AS k(m text, sku text) CROSS JOIN LATERAL (SELECT * FROM inventory WHERE "
+        "merchant_id = k.m AND sku = k.sku OFFSET 0) i ORDER BY i.merchant_id, i.sku, i.site_id)",
     # l: lock the rows one by one in sorted key order and read their latest balance; g: grant each row's requests in
     # order while the running total fits; u: one conditional UPDATE per row with the granted total
     # (its WHERE re-checks the guard on the row it updates).
@@ -437,24 +437,22 @@ _PG_BATCH_SQL = {
 }
 
 
-def _raw_cursor(conn: Connection, new: bool = False):
-    """A psycopg RawCursor ("$n" parameters) on the DBAPI connection of ``conn`` (reused unless ``new``)."""
+def _raw_cursor(conn: Connection):
+    """The reusable psycopg RawCursor ("$n" parameters) of the DBAPI connection of ``conn``."""
     import psycopg
 
     info = conn.connection.info
-    cur = None if new else info.get("fs_raw_cursor")
+    cur = info.get("fs_raw_cursor")
     if cur is None or cur.closed:
-        cur = psycopg.RawCursor(conn.connection.dbapi_connection)
-        if not new:
-            info["fs_raw_cursor"] = cur
+        cur = info["fs_raw_cursor"] = psycopg.RawCursor(conn.connection.dbapi_connection)
     return info, cur
 
 
-def _x_raw(conn: Connection, sql: str, params, *, fetch: bool = False):
+def _x_raw(conn: Connection, sql: str, params, *, fetch: bool = False, prepare: bool | None = None):
     """One fixed PostgreSQL statement ("$n" parameters) on the reusable raw cursor of ``conn``."""
     info, cur = _raw_cursor(conn)
     try:
-        cur.execute(sql, params)
+        cur.execute(sql, params, prepare=prepare)
         return cur.fetchall() if fetch else None
     except Exception as exc:
         info.pop("fs_raw_cursor", None)
@@ -814,7 +812,7 @@ class CentralQueries:
                              skus_by_merchant: dict[str, set[str]]) -> tuple[dict[tuple, dict], list[dict]]:
         """Batched intake's two reads for many orders: {(merchant, channel, channel_order_id): {order_id,
         request_hash}} of those already stored, and the inventory rows (with merchant_id) of the SKUs named.
-        On PostgreSQL one round trip (pipelined with the implicit BEGIN), two statements of fixed shape."""
+        On PostgreSQL ONE statement of fixed shape."""
         pairs = sorted((m, sku) for m, skus in skus_by_merchant.items() for sku in skus)
         if conn.dialect.name != "postgresql":
             found = {}
@@ -825,20 +823,12 @@ class CentralQueries:
             inv = [r for m, skus in sorted(skus_by_merchant.items())
                    for r in self.inventory_for_skus(conn, m, skus)]
             return found, inv
-        raw = conn.connection.dbapi_connection
-        c1, c2 = _raw_cursor(conn, new=True)[1], _raw_cursor(conn, new=True)[1]
-        try:
-            with _pg_pipeline(raw, "intake_prefetch_many"):
-                # never a prepared statement: a generic plan made while ``orders`` was small scans it whole
-                c1.execute(_PG_BATCH_SQL["orders_by_channel"],
-                           (_jdump([{"m": m, "c": c, "co": co} for m, c, co in keys]),), prepare=False)
-                c2.execute(_PG_BATCH_SQL["inventory_for"], (_jdump([{"m": m, "sku": sku} for m, sku in pairs]),))
-                found_rows, inv = c1.fetchall(), c2.fetchall()
-        finally:
-            c1.close()
-            c2.close()
-        return ({(r[0], r[1], r[2]): {"order_id": r[3], "request_hash": r[4]} for r in found_rows},
-                [dict(zip(INVENTORY_COLS, r)) for r in inv])
+        # one statement, never prepared: a generic plan made while ``orders`` was small would scan it whole
+        rows = _x_raw(conn, _PG_BATCH_SQL["intake_prefetch"], (_jdump([{"m": m, "c": c, "co": co} for m, c, co in keys]),
+                      _jdump([{"m": m, "sku": sku} for m, sku in pairs])), fetch=True, prepare=False)
+        n = len(INVENTORY_COLS)
+        found = {(r[1], r[2], r[3]): {"order_id": r[n + 1], "request_hash": r[n + 2]} for r in rows if r[0] == 0}
+        return found, [dict(zip(INVENTORY_COLS, r[1:n + 1])) for r in rows if r[0] == 1]
 
     def reserve_requests(self, conn: Connection, requests: list[tuple[str, str, str, int]]) -> list[dict]:
         """Reservation requests (merchant, sku, site, qty), in the caller's priority order; each is granted
@@ -888,19 +878,15 @@ class CentralQueries:
         return out
 
     @contextlib.contextmanager
-    def pipelined(self, conn: Connection, *, commit: bool = False) -> Iterator[None]:
+    def pipelined(self, conn: Connection) -> Iterator[None]:
         """Statements run inside are pipelined on PostgreSQL (sent without waiting; a fetch or the end of
-        the block waits once); nothing changes on SQLite. Errors surface as SQLAlchemy's. ``commit``: the
-        transaction's COMMIT goes in the same pipeline (one round trip for the writes and the commit; the
-        caller's own commit then finds nothing to do)."""
+        the block waits once); nothing changes on SQLite. Errors surface as SQLAlchemy's. (Intake does not
+        use it: on loopback psycopg's pipeline bookkeeping costs more CPU than the round trips it saves.)"""
         if conn.dialect.name != "postgresql":
             yield
             return
-        raw = conn.connection.dbapi_connection
-        with _pg_pipeline(raw, "pipeline"):
+        with _pg_pipeline(conn.connection.dbapi_connection, "pipeline"):
             yield
-            if commit:
-                raw.commit()
 
     def try_reserve(self, conn: Connection, merchant_id: str, sku: str, site_id: str, qty: int) -> dict | None:
         """THE oversell guard: one conditional UPDATE; returns the new row or None if not enough available."""
@@ -1506,15 +1492,14 @@ class CentralStore(CentralQueries):
 
     def run_batched(self, batch_fn, item):
         """Group commit for a set-based use case: the items of concurrent callers queue up and the writer
-        thread hands each batch to ONE call ``batch_fn(conn, items, commit=True)`` in one transaction;
-        it returns one result per item, an exception instance meaning "raise this to that caller" (such an
-        item must have written nothing). ``commit=True``: the batch may commit itself as its last write
-        (``pipelined(conn, commit=True)``). Without group commit, or when the batch as a whole fails (a
+        thread hands each batch to ONE call ``batch_fn(conn, items)`` in one transaction; it returns one
+        result per item, an exception instance meaning "raise this to that caller" (such an item must have
+        written nothing). Without group commit, or when the batch as a whole fails (a
         database error: deadlock, a concurrent duplicate), each item runs alone as a batch of one in its
         own transaction through ``run`` (with its retries); a nested call on the writer thread joins the
         open transaction."""
         def alone(conn):
-            res = batch_fn(conn, [item], commit=False)[0]
+            res = batch_fn(conn, [item])[0]
             if isinstance(res, BaseException):
                 raise res
             return res
@@ -1689,7 +1674,7 @@ class _GroupWriter:
         with self.store.transaction() as conn:
             self.store._group_conn = conn
             try:
-                results = batch_fn(conn, [j.item for j in jobs], commit=True)
+                results = batch_fn(conn, [j.item for j in jobs])
             finally:
                 self.store._group_conn = None
         for j, res in zip(jobs, results):

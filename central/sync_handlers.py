@@ -104,6 +104,9 @@ def apply_valid_up_event(conn: Connection, envelope: Envelope) -> dict:
     actor = f"edge:{site}"
     kind = envelope.type
 
+    def site_check() -> None:
+        _site_check(conn, site, merchant)
+
     def fo_check(fo_id: str) -> dict:
         fo = q.get_fo(conn, fo_id)
         if fo is None:
@@ -113,8 +116,8 @@ def apply_valid_up_event(conn: Connection, envelope: Envelope) -> dict:
             raise Forbidden(f"fulfillment order {fo_id} does not belong to site {site}")
         return fo
 
-    if kind in STOCK_DELTA_TYPES:
-        _site_check(conn, site, merchant)
+    if kind in STOCK_DELTA_TYPES:   # a new stock-delta event type: add it there and to stock_change_of
+        site_check()
         ch = stock_change_of(envelope)
         if ch is not None:
             ops.stock_delta(conn, merchant, ch["sku"], site, cause=ch["cause"], actor=actor, ref=ch["ref"],

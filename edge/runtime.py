@@ -250,6 +250,10 @@ def serve(cfg, host: str | None = None, port: int | None = None, with_sync: bool
         "loglevel": "warning", "worker_exit": worker_exit, "when_ready": when_ready, "preload_app": False,
         "proc_name": f"floorsync-edge-{cfg.edge.site_id}",
     }
+    if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
+        # gunicorn's worker heartbeat touches its temp file on every event-loop pass (twice per
+        # request): keep that off the disk the database fsyncs to
+        options["worker_tmp_dir"] = "/dev/shm"
 
     class EdgeApplication(BaseApplication):
         def load_config(self):

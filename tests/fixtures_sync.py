@@ -3,12 +3,15 @@ real edge (``edge.store.EdgeStore``) and central (``central.store.CentralStore``
 the same small catalog, waiting helpers, a small MQTT-aware chaos relay, and the edge/central node
 processes of the fault tests:
 
-    python -m tests.fixtures_sync edge --db X --site EWR1 --events N [--rate R]
+    python -m tests.fixtures_sync edge --db X --site EWR1 --events N [--rate R] [--tx 1|N|mixed]
     python -m tests.fixtures_sync central --url URL
+    python -m tests.fixtures_sync forkserver   (forks one edge per JSON request on stdin)
 
-(credentials from FLOORSYNC_BROKER_USERNAME/PASSWORD; the edge commits a deterministic workload and
-resumes after a restart from what it committed; crash points are armed by FLOORSYNC_CRASHPOINT[_AFTER];
-both run until SIGTERM and stop cleanly). Import with ``from tests.fixtures_sync import *``.
+(credentials from FLOORSYNC_BROKER_USERNAME/PASSWORD or a TLS client certificate; the edge commits a
+deterministic workload and resumes after a restart from what it committed; crash points are armed by
+FLOORSYNC_CRASHPOINT[_AFTER]; both run until SIGTERM and stop cleanly). Also: TLS test PKI
+(``make_pki``, ``tls_cfg``) and a plain probing client (``Raw``). Import with
+``from tests.fixtures_sync import *``.
 """
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ import pytest
 
 from central.core import accounts
 from central.errors import Conflict, NotFound, ValidationFailed
-from central.services import CentralService
+from central.services import CentralService, Locked
 from central.web import create_app
 from floorsync import config as config_mod
 from tests.fixtures_central import *  # noqa: F401,F403
@@ -156,3 +156,24 @@ def test_session_settings_are_validated():
     with pytest.raises(ValueError, match="session_hours"):
         CentralConfig(session_hours=0).validate()
     CentralConfig(session_secret="x" * 16, session_hours=8).validate()
+
+
+def test_five_failed_logins_lock_the_account_for_a_minute(svc_users):
+    svc = svc_users
+    t0 = time.time()
+    for _ in range(5):
+        assert svc.ops_login("olga", "wrong-password", now=t0) is None
+    with pytest.raises(Locked) as e:          # even the right password waits
+        svc.ops_login("olga", PASSWORD, now=t0 + 1)
+    assert (e.value.status, e.value.code) == (429, "login_locked")
+    assert e.value.message.startswith("too many failed logins: try again in ")
+    assert svc.get_ops_user("olga")["failed_logins"] == 5
+    assert svc.ops_login("olga", PASSWORD, now=time.time() + 61)["username"] == "olga"
+    assert svc.get_ops_user("olga")["failed_logins"] == 0
+    # through the login page: a readable 429
+    client = _app(svc).test_client()
+    for _ in range(5):
+        assert _login(client, password="wrong-password").status_code == 401
+    r = _login(client)
+    assert r.status_code == 429 and b"Too many failed logins: try again in " in r.data
+    assert accounts.locked_out(5, 100.0, 130.0) == 30.0 and accounts.locked_out(4, 100.0, 101.0) == 0.0

@@ -202,3 +202,40 @@ def test_central_applies_a_multi_carton_shipment_once_with_the_summed_lines(cent
     assert (s["on_hand"], s["reserved"]) == (7, 0)
     got = svc.get_order("acme", order["order_id"])
     assert got["status"] == "shipped" and got["fulfillment_orders"][0]["tracking_number"] == t
+
+
+def test_an_order_packed_before_the_upgrade_ships_as_one_parcel(tmp_path, edge_cfg, catalog, monkeypatch):
+    """A database at schema 1 holding a packed order (no carton rows) migrates to 2 and ships as before."""
+    import edge.store as store_mod
+    from edge.seed import seed
+    from edge.store import EdgeStore
+    from edge.weighing import FixedWeightSource
+
+    path = str(tmp_path / "old.db")
+    monkeypatch.setattr(store_mod, "MIGRATIONS", [store_mod.MIGRATIONS[0]])
+    old = EdgeStore(path, "EWR1")
+    assert old.schema_version == 1
+    f = Floor(edge_cfg, old, weight_source=FixedWeightSource(0))
+    seed(f, catalog, users=False)
+    _picked(f, "FO-L", [("SKU-0001", 1)])
+
+    def packed_by_the_old_code(conn):
+        conn.execute("UPDATE fo_lines SET packed = picked WHERE fo_id = 'FO-L'")
+        db.fo_set(conn, "FO-L", status="packed", carton="BOX-XS", expected_weight_g=200, weight_g=205)
+    old.write(packed_by_the_old_code)
+    old.close()
+    monkeypatch.undo()
+    st = EdgeStore(path, "EWR1")
+    try:
+        assert st.schema_version == 2
+        f = Floor(edge_cfg, st, weight_source=FixedWeightSource(0))
+        assert f.packing.get("FO-L")["next"] == "Scan the shipping label 1ZFOL to ship"
+        s = f.shipping.confirm(PACKER, "FO-L", "1ZFOL")
+        assert (s["status"], s["cartons"]) == ("shipped", 1)
+        body = [e["body"] for e in outbox(st) if e["type"] == "shipment.shipped"][0]
+        assert "cartons" not in body and body["weight_g"] == 205
+        m = f.shipping.close_manifest(MANAGER, "ups")
+        assert [(p["fo_id"], p["carton_seq"], p["tracking_number"], p["weight_g"]) for p in m["shipments"]] == [
+            ("FO-L", 1, "1ZFOL", 205)]
+    finally:
+        st.close()

@@ -62,7 +62,7 @@ def test_wave_takes_the_soonest_cutoffs_then_ship_by_and_defers_missed_cutoffs(w
         ("usps:priority", "2026-11-24T20:00:00Z"), ("ground", "2026-11-24T21:00:00Z"),
         ("ups", "2026-11-24T22:00:00Z"), ("ups", "2026-11-24T22:00:00Z")]
     assert ids(p["waiting"]) == ["FO-U3", "FO-F1"] and p["deferred"] == []   # release order: U3 due later
-    assert p["next"] == "Release the wave: 4 order(s), first pickup usps:priority at 15:00"
+    assert p["next"] == "Release the wave: 4 order(s), first pickup usps:priority Tue 15:00"
 
     # 15:10 in Newark: the USPS priority truck has left; FO-P1 rolls to tomorrow's pickup
     clock["now"] = dt.datetime(2026, 11, 24, 20, 10, tzinfo=UTC)

@@ -310,3 +310,33 @@ def test_handheld_counts_the_bins_the_schedule_made_due(page, floor, edge_cfg):
     task = floor.store.read(lambda c: c.execute("SELECT status, done_by FROM count_tasks WHERE location = ?", (first,)).fetchone())
     assert tuple(task) == ("done", "counter1")
     assert floor.counting.due()["tasks"][0]["location"] == second
+
+
+@pytest.mark.browser
+def test_handheld_qc_releases_into_the_scanned_bin_and_rejects_with_a_reason(page, floor, edge_cfg):
+    from edge.services import Actor
+
+    r = floor.receiving.receive(Actor("receiver1", "receiver"), sku_gtin("SKU-0007"), qty=5)
+    home = floor.qc.pending()[0]["suggested_bin"]
+    with serving(create_app(edge_cfg, floor.store, floor=floor)) as base:
+        page_login(page, base + "/handheld", "receiver1", "3333")
+        page.click("#goQc")
+        page.wait_for_function("(t) => document.getElementById('next').textContent === t", arg=f"Scan bin {home} to release, or Reject")
+        assert page.text_content("#meta") == f"receipt {r['receipt_id']} · 5 of 5 waiting · 1/1"
+        page.fill("#qty", "4")
+        page.click("#scan")
+        page.keyboard.type(home)
+        page.keyboard.press("Enter")
+        page.wait_for_function("(t) => document.getElementById('flash').textContent.includes(t)",
+                               arg=f"1 unit(s) of receipt {r['receipt_id']} still in quarantine")
+        page.wait_for_function("document.getElementById('meta').textContent.startsWith('receipt') && "
+                               "document.getElementById('meta').textContent.includes('1 of 5 waiting')")
+        page.click("#qcReject")
+        page.click('#rejectPanel button[data-disp="return_to_vendor"]')
+        page.click('#rejectPanel button[data-reason="expired"]')
+        page.wait_for_function("document.getElementById('flash').textContent.includes('Take 1 x SKU-0007 to the return-to-vendor shelf')")
+        page.wait_for_function("document.getElementById('next').textContent === 'Nothing waiting in quarantine'")
+    decisions = floor.store.read(lambda c: [(d["outcome"], d["disposition"], d["qty"], d["reason"], d["location"], d["username"])
+                                            for d in db.qc_decisions(c, r["receipt_id"])])
+    assert decisions == [("released", "available", 4, None, home, "receiver1"),
+                         ("rejected", "return_to_vendor", 1, "expired", "QC-01", "receiver1")]

@@ -46,7 +46,7 @@ class Waves(Service):
             if p.wave:
                 first = p.wave[0]
                 out["next"] = (f"Release the wave: {len(p.wave)} order(s), first pickup {first.cutoff_key} "
-                               f"at {first.pickup_at.astimezone(tz).strftime('%H:%M')}" if first.cutoff_key
+                               f"{first.pickup_at.astimezone(tz).strftime('%a %H:%M')}" if first.cutoff_key
                                else f"Release the wave: {len(p.wave)} order(s)")
             else:
                 out["next"] = "No released orders waiting for a wave"

@@ -70,12 +70,13 @@
       }
     }
     const w = d.wave || { wave: [], deferred: [] };
-    const pickup = (v) => v ? esc(new Date(v).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", timeZone: w.timezone || "UTC" })) : "—";
+    const pickup = (v) => v ? esc(new Date(v).toLocaleString("en-GB", { weekday: "short", hour: "2-digit", minute: "2-digit",
+                                                                          hour12: false, timeZone: w.timezone || "UTC" })) : "—";
     $("wave").innerHTML = (w.ok === false ? '<p class="pill bad">' + esc(w.message) + "</p>" : "") +
       table(w.wave, [["order", "fo_id"], ["carrier", "carrier"], ["service", "service"], ["cut-off", "pickup_at", pickup],
                      ["ship by", "ship_by", when], ["urgent", "urgent", (v) => v ? "⚡" : ""]]) +
       (w.deferred && w.deferred.length ? "<p><b>Missed today's cut-off</b> (next wave)</p>" +
-        table(w.deferred, [["order", "fo_id"], ["carrier", "carrier"], ["next pickup", "pickup_at", when], ["ship by", "ship_by", when]]) : "") +
+        table(w.deferred, [["order", "fo_id"], ["carrier", "carrier"], ["next pickup", "pickup_at", pickup], ["ship by", "ship_by", when]]) : "") +
       '<p class="empty">' + esc(w.next || "") + "</p>";
     const cd = d.count_due || { tasks: [] };
     $("countdue").innerHTML = table(cd.tasks.slice(0, 40), [["bin", "location"], ["zone", "zone"], ["class", "abc_class"], ["schedule", "schedule_id"],

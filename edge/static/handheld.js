@@ -2,7 +2,10 @@
 (function () {
   const $ = (id) => document.getElementById(id);
   let token = sessionStorage.getItem("fs_token");
-  let mode = null, run = null, fo = null, putback = null, count = null;
+  let mode = null, run = null, fo = null, putback = null, count = null, qc = null;
+  const PANELS = ["pickBtns", "packBtns", "gramsRow", "countBtns", "qtyRow", "qcBtns", "rejectPanel"];
+  // show only these control rows of the work screen
+  function only(...ids) { for (const id of PANELS) $(id).classList.toggle("hidden", !ids.includes(id)); }
   // one id per handheld: duplicate-scan debounce is per device
   let device = localStorage.getItem("fs_device");
   if (!device) { device = "hh-" + Math.random().toString(36).slice(2, 10); localStorage.setItem("fs_device", device); }
@@ -32,8 +35,7 @@
 
   function renderPick(d) {
     run = d;
-    $("pickBtns").classList.remove("hidden"); $("packBtns").classList.add("hidden"); $("gramsRow").classList.add("hidden");
-    $("countBtns").classList.add("hidden"); $("qtyRow").classList.add("hidden");
+    only("pickBtns");
     $("next").textContent = d.next || "";
     $("alerts").innerHTML = (d.alerts || []).map((a) => '<div class="alert">' + esc(a) + "</div>").join("") +
       (d.returns || []).map((r) => '<button class="warn putback" data-fo="' + esc(r.fo_id) + '">Return items of ' + esc(r.fo_id) +
@@ -52,8 +54,7 @@
   }
   function renderPack(d) {
     fo = d;
-    $("pickBtns").classList.add("hidden"); $("packBtns").classList.remove("hidden"); $("gramsRow").classList.remove("hidden");
-    $("countBtns").classList.add("hidden"); $("qtyRow").classList.add("hidden");
+    only("packBtns", "gramsRow");
     $("next").textContent = d.next || "";
     $("alerts").innerHTML = "";
     $("bigline").textContent = d.fo_id;
@@ -67,12 +68,8 @@
   function esc(s) { return String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c])); }
 
   // ---- scheduled (and ad hoc) cycle counts: bin, then item and counted quantity, blind
-  function countButtons() {
-    for (const id of ["pickBtns", "packBtns", "gramsRow"]) $(id).classList.add("hidden");
-    $("countBtns").classList.remove("hidden");
-  }
   async function countStart(note) {
-    run = null; fo = null; show("work"); countButtons(); $("qtyRow").classList.add("hidden"); $("alerts").innerHTML = "";
+    run = null; fo = null; qc = null; show("work"); only("countBtns"); $("alerts").innerHTML = "";
     const d = await call("GET", "/api/counts/due");
     if (!d.ok) { flash(false, d.message); show("home"); return; }
     const t = d.tasks[0];
@@ -92,7 +89,7 @@
       $("next").textContent = "Scan an item in " + d.location; flash(true, "✔ bin " + d.location);
     } else {
       count.code = code; count.step = "qty";
-      $("qtyRow").classList.remove("hidden"); $("qty").value = "";
+      $("qtyRow").classList.remove("hidden"); $("qty").value = ""; $("qty").placeholder = "counted quantity, then Enter";
       $("next").textContent = "Count every unit of this item in " + count.location + ", enter the quantity";
       setTimeout(() => $("qty").focus(), 0);
     }
@@ -107,10 +104,40 @@
     flash(true, "✔ " + d.next); count.step = "item"; $("next").textContent = d.next; $("scan").focus();
   }
 
+  // ---- QC of quarantined receipts: scan the bin to release into, or reject with a reason code
+  async function qcStart(note) {
+    run = null; fo = null; count = null; show("work"); only("qcBtns", "qtyRow"); $("alerts").innerHTML = "";
+    $("qty").value = ""; $("qty").placeholder = "quantity (empty = all waiting)";
+    const d = await call("GET", "/api/qc");
+    if (!d.ok) { flash(false, d.message); show("home"); return; }
+    qc = { receipts: d.receipts, i: 0, disposition: "scrap" };
+    renderQc();
+    if (note) flash(true, note);
+  }
+  function renderQc() {
+    const r = qc.receipts[qc.i];
+    $("bar").style.width = "0";
+    if (!r) { $("bigline").textContent = "—"; $("meta").textContent = ""; $("next").textContent = "Nothing waiting in quarantine"; return; }
+    $("bigline").textContent = r.sku;
+    $("meta").textContent = "receipt " + r.receipt_id + " · " + r.pending + " of " + r.qty + " waiting" + (r.lot ? " · lot " + r.lot : "") +
+      " · " + (qc.i + 1) + "/" + qc.receipts.length;
+    $("next").textContent = (r.suggested_bin ? "Scan bin " + r.suggested_bin : "Scan a bin") + " to release, or Reject";
+  }
+  function qcQty() { const v = $("qty").value.trim(); return v === "" ? null : parseInt(v, 10); }
+  async function qcDecide(path, body) {
+    const d = await call("POST", path, body);
+    if (d.ok) qcStart("✔ " + d.next); else flash(false, "✘ " + d.message);
+  }
+
   async function onScan(code) {
     if (!code) return;
     let d;
     if (mode === "work" && count) { await countScan(code); return; }
+    if (mode === "work" && qc) {
+      const r = qc.receipts[qc.i];
+      if (r) await qcDecide("/api/qc/" + r.receipt_id + "/release", { code, qty: qcQty() });
+      return;
+    }
     if (mode === "work" && putback) {
       d = await call("POST", "/api/pick/putback", { fo_id: putback, code });
       if (d.ok) { flash(true, "✔ returned " + d.returned_units + " to " + d.location); if (d.next === "All items returned") putback = null; reloadRun(); }
@@ -140,8 +167,7 @@
   }
   function packStart() {
     run = null; fo = null; show("work");
-    $("pickBtns").classList.add("hidden"); $("packBtns").classList.remove("hidden");
-    $("countBtns").classList.add("hidden"); $("qtyRow").classList.add("hidden");
+    only("packBtns");
     $("next").textContent = "Scan a tote or order"; $("bigline").textContent = ""; $("meta").textContent = ""; $("alerts").innerHTML = "";
   }
 
@@ -157,11 +183,29 @@
     else flash(false, d.message);
   };
   $("logout").onclick = () => { token = null; sessionStorage.removeItem("fs_token"); show("login"); };
-  $("goPick").onclick = () => { count = null; pickStart(); };
-  $("goPack").onclick = () => { count = null; packStart(); };
+  $("goPick").onclick = () => { count = null; qc = null; pickStart(); };
+  $("goPack").onclick = () => { count = null; qc = null; packStart(); };
+  $("goQc").onclick = () => qcStart();
+  $("qcNext").onclick = () => {
+    if (qc && qc.receipts.length) { qc.i = (qc.i + 1) % qc.receipts.length; only("qcBtns", "qtyRow"); renderQc(); }
+  };
+  $("qcReject").onclick = () => { if (qc && qc.receipts[qc.i]) { only("rejectPanel", "qtyRow", "qcBtns"); $("next").textContent = "Why is it rejected?"; } };
+  for (const b of document.querySelectorAll("#rejectPanel button[data-disp]")) {
+    b.onclick = () => {
+      qc.disposition = b.dataset.disp;
+      for (const o of document.querySelectorAll("#rejectPanel button[data-disp]")) o.classList.toggle("alt", o !== b);
+    };
+  }
+  for (const b of document.querySelectorAll("#rejectPanel button[data-reason]")) {
+    b.onclick = () => {
+      const r = qc && qc.receipts[qc.i];
+      if (r) qcDecide("/api/qc/" + r.receipt_id + "/reject", { reason: b.dataset.reason, disposition: qc.disposition, qty: qcQty() });
+    };
+  }
   $("goCount").onclick = () => countStart();
   $("qty").addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); countSubmit(); } });
-  $("backBtn").onclick = $("backBtn2").onclick = $("backBtn3").onclick = () => { run = null; fo = null; count = null; show("home"); };
+  $("backBtn").onclick = $("backBtn2").onclick = $("backBtn3").onclick = $("backBtn4").onclick =
+    () => { run = null; fo = null; count = null; qc = null; show("home"); };
   $("shortBtn").onclick = async () => {
     if (!run || !run.task) return;
     const d = await call("POST", "/api/pick/" + run.run_id + "/short", { task_id: run.task.task_id });

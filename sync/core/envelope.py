@@ -116,14 +116,32 @@ def _need(d: dict, key: str, typ: type, where: str = "") -> Any:
     return value
 
 
-def _match(regex: re.Pattern, value: str, key: str) -> str:
+def _match(regex: re.Pattern, value: str, key: str, seen: set | None = None) -> str:
+    """``value`` if it matches ``regex``; ``seen`` remembers (regex, value) pairs already checked (the
+    site, merchant and epoch repeat in every envelope of a batch)."""
+    if seen is not None and (regex, value) in seen:
+        return value
     if not regex.fullmatch(value):
         raise EnvelopeError("bad_value", f"{key} has an invalid format {value[:40]!r}", key)
+    if seen is not None and len(seen) < 64:
+        seen.add((regex, value))
     return value
 
 
-def envelope_from_dict(d: Any) -> Envelope:
-    """Check every field of one envelope (types, formats, the body contract); raise EnvelopeError."""
+_new_object = object.__new__
+
+
+def _envelope(*values) -> Envelope:
+    """``Envelope(*values)`` without the frozen dataclass's per-field ``object.__setattr__`` (the hot
+    path builds one per received event); same fields, same equality, still frozen."""
+    env = _new_object(Envelope)
+    env.__dict__.update(zip(FIELDS, values))
+    return env
+
+
+def envelope_from_dict(d: Any, seen: set | None = None) -> Envelope:
+    """Check every field of one envelope (types, formats, the body contract); raise EnvelopeError.
+    ``seen``: a set shared by the envelopes of one batch (see ``_match``)."""
     if not isinstance(d, dict):
         raise EnvelopeError("wrong_type", "an envelope must be an object")
     schema = _need(d, "schema", int)
@@ -134,15 +152,15 @@ def envelope_from_dict(d: Any) -> Envelope:
     if unknown:
         raise EnvelopeError("unknown_field", f"unknown envelope field {unknown[0]!r}", unknown[0])
     event_id = _match(_ID_RE, _need(d, "event_id", str), "event_id")
-    merchant_id = _match(_ID_RE, _need(d, "merchant_id", str), "merchant_id")
-    site_id = _match(_SITE_RE, _need(d, "site_id", str), "site_id")
+    merchant_id = _match(_ID_RE, _need(d, "merchant_id", str), "merchant_id", seen)
+    site_id = _match(_SITE_RE, _need(d, "site_id", str), "site_id", seen)
     stream = _need(d, "stream", str)
     if stream not in ("up", "down"):
         raise EnvelopeError("bad_value", f"stream must be up or down, got {stream[:10]!r}", "stream")
     seq = _need(d, "seq", int)
     if not 1 <= seq <= MAX_SEQ:
         raise EnvelopeError("bad_value", f"seq {seq} out of range", "seq")
-    epoch = _match(_ID_RE, _need(d, "epoch", str), "epoch")
+    epoch = _match(_ID_RE, _need(d, "epoch", str), "epoch", seen)
     etype = _need(d, "type", str)
     occurred_at = _match(_TS_RE, _need(d, "occurred_at", str), "occurred_at")
     body = _need(d, "body", dict)
@@ -152,7 +170,7 @@ def envelope_from_dict(d: Any) -> Envelope:
         validate_body(etype, body)
     except BodyError as exc:
         raise EnvelopeError("invalid_body", str(exc), exc.field) from exc
-    return Envelope(schema, event_id, merchant_id, site_id, stream, seq, epoch, etype, occurred_at, body)
+    return _envelope(schema, event_id, merchant_id, site_id, stream, seq, epoch, etype, occurred_at, body)
 
 
 def encode_batch(envelopes: list[Envelope], *, epoch_base: int = 0) -> bytes:
@@ -194,6 +212,7 @@ def decode_batch(payload: bytes, *, max_bytes: int, expect_stream: str, expect_s
     if epoch_base < 0:
         raise EnvelopeError("bad_value", "epoch_base must be >= 0", "epoch_base")
     out: list = []
+    seen: set = set()
     for raw in items:
         seq = raw.get("seq") if isinstance(raw, dict) else None
         seq = seq if isinstance(seq, int) and not isinstance(seq, bool) else None
@@ -203,7 +222,7 @@ def decode_batch(payload: bytes, *, max_bytes: int, expect_stream: str, expect_s
             out.append(Parked(raw["schema"], seq, eid, raw))
             continue
         try:
-            env = envelope_from_dict(raw)
+            env = envelope_from_dict(raw, seen)
             if env.site_id != expect_site:
                 raise EnvelopeError("wrong_site", f"envelope claims site {env.site_id!r} but the sender is {expect_site}",
                                     "site_id")
