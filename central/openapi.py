@@ -193,6 +193,21 @@ def spec() -> dict:
         "Alert": obj({"id": I, "merchant_id": S, "kind": S, "site_id": NS, "sku": NS, "message": S,
                       "detail": {"type": "object"}, "created_at": S, "resolved_at": NS}),
     }
+    # the packages of a shipped fulfillment order (carton 1 carries the master tracking number); also in the
+    # ``order.shipped`` webhook
+    line_out = obj({"line_id": S, "sku": S, "qty": I})
+    schemas["Carton"] = obj({"seq": {"type": "integer", "minimum": 1}, "tracking_number": S,
+                             "carton": {"type": ["string", "null"], "description": "carton type (null: not reported)"},
+                             "weight_g": {"type": "integer", "minimum": 0},
+                             "lines": {"type": "array", "items": line_out}})
+    schemas["FulfillmentOrder"]["properties"]["cartons"] = {
+        "type": "array", "items": ref("Carton"),
+        "description": "packages with their own tracking numbers once shipped (empty before; absent in a create response)"}
+    schemas["OrderShippedEvent"] = obj({
+        "type": {"const": "order.shipped"}, "merchant_id": S,
+        "data": obj({"order_id": S, "channel_order_id": S, "status": S, "fo_id": S, "site_id": S, "carrier": S,
+                     "tracking_number": S, "shipped_at": S, "lines": {"type": "array", "items": line_out},
+                     "cartons": {"type": "array", "items": ref("Carton"), "minItems": 1}})})
     for name in ("OrderEvent", "Site", "Sku", "Transfer", "Webhook", "Delivery", "Alert", "InventoryRow"):
         schemas[name + "List"] = listing(name)
 

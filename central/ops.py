@@ -546,7 +546,11 @@ class FloorOps(Ops):
                 "order_id": order["order_id"], "channel_order_id": order["channel_order_id"], "status": got,
                 "fo_id": fo["fo_id"], "site_id": fo["site_id"], "carrier": body["carrier"],
                 "tracking_number": body["tracking_number"], "shipped_at": body["shipped_at"],
-                "lines": [{"line_id": ln["line_id"], "sku": ln["sku"], "qty": ln["qty"]} for ln in body["lines"]]})
+                "lines": [{"line_id": ln["line_id"], "sku": ln["sku"], "qty": ln["qty"]} for ln in body["lines"]],
+                "cartons": [{"seq": c["seq"], "tracking_number": c["tracking_number"], "carton": c.get("carton") or None,
+                             "weight_g": c["weight_g"], "lines": [{"line_id": ln["line_id"], "sku": ln["sku"],
+                                                                   "qty": ln["qty"]} for ln in c["lines"]]}
+                            for c in body.get("cartons") or []]})
 
     def apply_pick(self, conn: Connection, body: dict, *, actor: str) -> None:
         fo, order = self._order_for_fo(conn, body["fo_id"])

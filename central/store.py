@@ -305,7 +305,7 @@ alerts = Table(
 )
 
 # Numbered schema steps. Step 1 creates the tables above; later steps append here.
-MIGRATIONS: list[tuple[int, str]] = [(1, "initial schema"), (2, "sites.closures")]
+MIGRATIONS: list[tuple[int, str]] = [(1, "initial schema"), (2, "sites.closures"), (3, "shipment_cartons")]
 # DDL for steps after 1 on a database created before them (a fresh database gets the column from create_all).
 _STEP_DDL = {2: ("sites", "closures", "ALTER TABLE sites ADD COLUMN closures TEXT NOT NULL DEFAULT '[]'")}
 
@@ -1490,31 +1490,31 @@ class CentralStore(CentralQueries):
             return fn(self._group_conn)   # nested call from a queued request: same transaction
         return group.submit(fn)
 
-    def run_batched(self, batch_fn, item):
+    def run_batched(self, batch_fn, item, *, alone: bool = False):
         """Group commit for a set-based use case: the items of concurrent callers queue up and the writer
         thread hands each batch to ONE call ``batch_fn(conn, items)`` in one transaction; it returns one
         result per item, an exception instance meaning "raise this to that caller" (such an item must have
         written nothing). Without group commit, or when the batch as a whole fails (a
         database error: deadlock, a concurrent duplicate), each item runs alone as a batch of one in its
-        own transaction through ``run`` (with its retries); a nested call on the writer thread joins the
-        open transaction."""
-        def alone(conn):
+        own transaction through ``run`` (with its retries), as it does with ``alone``; a nested call on the
+        writer thread joins the open transaction."""
+        def one(conn):
             res = batch_fn(conn, [item])[0]
             if isinstance(res, BaseException):
                 raise res
             return res
 
-        if not self.group_commit:
-            return self.run(alone)
+        if alone or not self.group_commit:
+            return self.run(one)
         group = self._writer()
         if threading.current_thread() is group.thread:
-            return alone(self._group_conn)
-        return group.submit(alone, batch_fn, item)
+            return one(self._group_conn)
+        return group.submit(one, batch_fn, item)
 
     def _writer(self) -> "_GroupWriter":
         with self._group_lock:
             group = self._group
-            if group is None:
+            if group is None or group.pid != os.getpid():   # none yet, or inherited through fork (no thread)
                 group = self._group = _GroupWriter(self, self.group_max)
             return group
 
@@ -1599,6 +1599,7 @@ class _GroupWriter:
         self.requests = 0
         self.linger_s = GROUP_LINGER_S
         self.last_size = 0
+        self.pid = os.getpid()
         self.thread = threading.Thread(target=self._loop, name="central-group-commit", daemon=True)
         self.thread.start()
 
@@ -1766,6 +1767,50 @@ site_closures = Table(
     Column("set_by", String(100), nullable=False),
     Column("set_at", String(32), nullable=False),
 )
+
+
+# ---------------------------------------------------------------------------------------------
+# Schema step 3: the cartons (packages) of each shipped fulfillment order, with their own tracking
+# numbers (carton 1 carries the FO's master tracking number). A new table: ``create_all`` creates it
+# on an older database; step 3 records that the schema has it.
+shipment_cartons = Table(
+    "shipment_cartons", metadata,
+    Column("fo_id", String(40), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("tracking_number", String(60), nullable=False),
+    Column("carton", String(40), nullable=False, server_default=""),   # carton type code ('' when not reported)
+    Column("weight_g", Integer, nullable=False),
+    Column("lines", Text, nullable=False, server_default="[]"),       # JSON [{line_id, sku, qty}]
+    Column("shipped_at", String(40), nullable=False),
+    Index("ix_shipment_cartons_tracking", "tracking_number"),
+)
+
+
+def replace_shipment_cartons(conn: Connection, fo_id: str, cartons: list[dict], shipped_at: str) -> None:
+    """Record the cartons of a shipped fulfillment order (replacing any recorded before)."""
+    conn.execute(delete(shipment_cartons).where(shipment_cartons.c.fo_id == fo_id))
+    if cartons:
+        conn.execute(insert(shipment_cartons), [
+            {"fo_id": fo_id, "seq": int(c["seq"]), "tracking_number": c["tracking_number"],
+             "carton": c.get("carton") or "", "weight_g": int(c["weight_g"]),
+             "lines": _json([{"line_id": ln["line_id"], "sku": ln["sku"], "qty": int(ln["qty"])}
+                             for ln in c.get("lines") or []]),
+             "shipped_at": shipped_at} for c in cartons])
+
+
+def shipment_cartons_for(conn: Connection, fo_ids: Iterable[str]) -> dict[str, list[dict]]:
+    """fo_id -> its cartons in sequence order (``carton`` None when the site did not report the type)."""
+    ids = sorted(set(fo_ids))
+    out: dict[str, list[dict]] = {}
+    if not ids:
+        return out
+    rows = conn.execute(select(shipment_cartons).where(shipment_cartons.c.fo_id.in_(ids)).order_by(
+        shipment_cartons.c.fo_id, shipment_cartons.c.seq)).mappings()
+    for r in rows:
+        out.setdefault(r["fo_id"], []).append({
+            "seq": r["seq"], "tracking_number": r["tracking_number"], "carton": r["carton"] or None,
+            "weight_g": r["weight_g"], "lines": json.loads(r["lines"] or "[]"), "shipped_at": r["shipped_at"]})
+    return out
 
 
 __all__ = ["CentralStore", "metadata", "new_id", "now_iso", "IntegrityError", "is_retryable", "text"]

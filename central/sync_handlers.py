@@ -10,6 +10,7 @@ import logging
 
 from sqlalchemy.engine import Connection
 
+from central import store
 from central.errors import Forbidden, NotFound, ValidationFailed
 from central.ops import FloorOps
 from floorsync.log import log_event
@@ -74,6 +75,8 @@ def stock_change_of(envelope: Envelope) -> dict | None:
     elif kind == "return.received":
         ch.update(cause="return", ref=body.get("rma_id") or body.get("order_id") or ref, d_quarantine=body["qty"])
     elif kind == "return.graded":
+        if body["grade"] == "C":   # stays in quarantine until the site's QC releases or rejects it (stock.qc_*)
+            return None
         ch.update(cause="grading", ref=f"{body.get('rma_id') or ref} grade {body['grade']}"[:120],
                   d_quarantine=-body["qty"], d_on_hand=body["qty"] if body["restocked"] else 0)
     elif kind == "stock.qc_released":
@@ -133,6 +136,11 @@ def apply_valid_up_event(conn: Connection, envelope: Envelope) -> dict:
         ops.apply_pack(conn, body, actor=actor)
     elif kind == "shipment.shipped":
         fo_check(body["fo_id"])
+        # every shipment has its cartons: the reported ones, else one parcel under the master tracking number
+        body = {**body, "cartons": body.get("cartons") or [{"seq": 1, "tracking_number": body["tracking_number"],
+                                                            "carton": "", "weight_g": body["weight_g"],
+                                                            "lines": body["lines"]}]}
+        store.replace_shipment_cartons(conn, body["fo_id"], body["cartons"], body["shipped_at"])
         ops.apply_shipment(conn, body, site_id=site, actor=actor)
     elif kind in ("transfer.shipped", "transfer.received"):
         t = q.get_transfer(conn, body["transfer_id"], merchant)

@@ -7,6 +7,12 @@ as the handheld's pack page (``Packing.station_scan``: tote/order -> verify item
 shipping label), as the station's configured user (``edge.station_user``). Refused input
 (control characters, bad check digits, over-long lines) is written to the audit log like a
 refused handheld scan. Both threads are joined on ``stop()``.
+
+Command barcodes (``edge.core.commands``, printed on the bench's command sheet) are recognised
+before the workflow sees a scan: ``CMD-CLOSE-CARTON`` closes the carton being filled with the
+units verified since the last one — weighed on the station's scale through the weight gate, its
+own label printed — exactly like the pack page's "Close carton" button (``Packing.close_carton``);
+once every unit is verified it closes the last carton and packs the order (as "Weigh").
 """
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ import logging
 import threading
 
 from edge import store as db
+from edge.core.commands import CLOSE_CARTON, LABELS, parse_command
 from edge.errors import EdgeError, InvalidScan, InvalidState
 from edge.services.base import Actor
 from floorsync.log import log_event
@@ -37,8 +44,12 @@ class PackStation:
         """One scanned code: start / verify / carton / ship, whichever the order in hand needs."""
         with self._lock:
             self.scans += 1
+            command = parse_command(raw)
             try:
-                out = self.floor.packing.station_scan(self.actor, self.fo_id, raw)
+                if command is not None:
+                    out = self._command(command, raw)
+                else:
+                    out = self.floor.packing.station_scan(self.actor, self.fo_id, raw)
             except EdgeError as exc:
                 self.refused += 1
                 out = {"ok": False, "error": exc.code, "message": exc.message, "next": exc.next or "Scan again"}
@@ -48,7 +59,23 @@ class PackStation:
                 elif out.get("fo_id"):
                     self.fo_id = out["fo_id"]
             self.last = {"code": raw[:80], **{k: out.get(k) for k in ("ok", "error", "message", "next", "fo_id", "status")}}
+            if command is not None:
+                self.last["command"] = command
             return out
+
+    def _command(self, command: str, raw: str) -> dict:
+        """A command barcode for the order in hand (refused and audited when there is none)."""
+        if command == CLOSE_CARTON:
+            if self.fo_id is None:
+                exc = InvalidState(f"{LABELS[command]}: no order at this station", next="Scan a tote or order first")
+                self.floor.packing.refused(self.actor, "pack.close_carton", None, exc, {"command": command}, raw)
+                raise exc
+            out = self.floor.packing.close_carton(self.actor, self.fo_id)
+            if out.get("ok", True) and out.get("closed_carton"):
+                c = out["closed_carton"]
+                out.setdefault("message", f"Carton {c['seq']} closed: {c['tracking_number']}, {c['weight_g']} g")
+            return out
+        raise InvalidScan(f"unknown station command {command!r}")   # pragma: no cover - COMMANDS and this agree
 
     def handle_refused(self, raw: str, error_type: str | None, error: str) -> dict:
         """Input the scanner driver already refused (never reaches the workflow): audited."""

@@ -260,7 +260,15 @@ def _m2(db: sqlite_utils.Database) -> None:
     """)
 
 
-MIGRATIONS: list[tuple[int, Callable[[sqlite_utils.Database], None]]] = [(1, _m1), (2, _m2)]
+def _m3(db: sqlite_utils.Database) -> None:
+    """Returns graded C join receiving QC: their quarantine receipt points back at the return."""
+    _ddl(db, """
+    ALTER TABLE receipts ADD COLUMN return_id INTEGER REFERENCES returns(return_id);
+    CREATE UNIQUE INDEX receipts_return ON receipts(return_id) WHERE return_id IS NOT NULL
+    """)
+
+
+MIGRATIONS: list[tuple[int, Callable[[sqlite_utils.Database], None]]] = [(1, _m1), (2, _m2), (3, _m3)]
 
 
 def migrate(conn: sqlite3.Connection, site_id: str) -> int:
@@ -1330,6 +1338,17 @@ def qc_decisions(conn, receipt_id: int | None = None, limit: int = 100) -> list[
     if receipt_id is not None:
         return _rows(conn.execute("SELECT * FROM qc_decisions WHERE receipt_id = ? ORDER BY decision_id", (receipt_id,)))
     return _rows(conn.execute("SELECT * FROM qc_decisions ORDER BY decision_id DESC LIMIT ?", (limit,)))
+
+
+def qc_sources(conn, receipt_ids) -> dict[int, dict]:
+    """receipt_id -> the customer return a quarantine receipt came from (graded C), for those that did."""
+    ids = sorted({int(i) for i in receipt_ids})
+    if not ids:
+        return {}
+    rows = conn.execute(f"""SELECT r.receipt_id, t.return_id, t.rma_id, t.order_id, t.grade FROM receipts r
+                            JOIN returns t ON t.return_id = r.return_id
+                            WHERE r.receipt_id IN ({','.join('?' * len(ids))})""", ids).fetchall()
+    return {r[0]: {"return_id": r[1], "rma_id": r[2], "order_id": r[3], "grade": r[4]} for r in rows}
 
 
 # ---- count schedules and scheduled count tasks

@@ -36,7 +36,7 @@ def run(data_dir, *args, check=True, input=None):
 def test_seed_keys_import_and_serve(tmp_path):
     catalog = tmp_path / "catalog.json"
     catalog.write_text(json.dumps(CATALOG))
-    assert run(tmp_path, "init-db").stdout.strip() == "schema version 2 on sqlite"
+    assert run(tmp_path, "init-db").stdout.strip() == "schema version 3 on sqlite"
     out1 = run(tmp_path, "seed", "--catalog", str(catalog)).stdout
     out2 = run(tmp_path, "seed", "--catalog", str(catalog)).stdout
     assert out1 == out2 == "seeded merchant acme: 5 SKUs, 2 sites, 4 stock rows\n"

@@ -201,3 +201,42 @@ def test_two_writers_on_one_database_never_oversell(central_store):
         assert sum(ln["qty_backordered"] for ln in lines) == len(lines) - supply
     check = svc.verify_ledger()
     assert check["mismatches"] == [] and check["oversold_units"] == 0
+
+
+def test_the_same_order_sent_to_two_writers_is_created_once(central_store):
+    """Replays racing through two stores (two writers, e.g. two API workers): the unique key lets one
+    insert win; the losing batch re-runs its requests alone and they answer with the winner's order."""
+    svc = CentralService(central_store)
+    svc.seed_catalog(copy.deepcopy(CATALOG))
+    other = CentralStore(central_store.url, pool_size=12)
+    services = [svc, CentralService(other)]
+    answers: dict[str, set] = {f"R-{k}": set() for k in range(6)}
+    errors = []
+    lock = threading.Lock()
+
+    def worker(n):
+        for k in range(6):
+            try:
+                order, _ = services[n % 2].create_order("acme", order_payload(f"R-{k}", [("SKU-1", 1)]))
+            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+                with lock:
+                    errors.append(repr(exc))
+                continue
+            with lock:
+                answers[f"R-{k}"].add(order["order_id"])
+
+    try:
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+    finally:
+        other.close()
+    assert errors == [] and all(len(ids) == 1 for ids in answers.values())
+    with central_store.read() as conn:
+        assert central_store.count_rows(conn, "orders") == 6
+    stock = inv(svc, "acme", "SKU-1")
+    assert stock["EWR1"]["reserved"] + stock["LAX1"]["reserved"] == 6
+    check = svc.verify_ledger()
+    assert check["mismatches"] == [] and check["oversold_units"] == 0

@@ -24,7 +24,7 @@ def run(args, tmp_path, **kw):
 
 def test_init_db_seed_and_user_add(tmp_path, catalog_file):
     r = run(["edge", "init-db"], tmp_path)
-    assert r.exit_code == 0 and "schema version 2 (site EWR1)" in r.output
+    assert r.exit_code == 0 and "schema version 3 (site EWR1)" in r.output
     r = run(["edge", "seed", "--catalog", str(catalog_file)], tmp_path)
     assert r.exit_code == 0, r.output
     assert json.loads(r.output.splitlines()[0]) == {"skus": 30, "bins": 360, "units": 5800,

@@ -173,25 +173,32 @@ def test_the_console_is_advertised_on_loopback_while_serving_and_withdrawn_on_st
             if s.properties.get("site_id") == site] == []
 
 
+def _pack_station(tmp_path, zpl_sim, node_factory, sim, fo_id: str, **devices):
+    """A started edge node whose pack station reads the pty scanner ``sim``, and a picked order ``fo_id``
+    (2 x SKU-0001, 1 x SKU-0002) in its tote. ``scan(code, method="scan")`` sends one read through the
+    simulator and returns the station's ``last`` once it was handled."""
+    node = node_factory(_node_cfg(tmp_path, zpl_sim.port, scanner_port=sim.path, station_user="packer1", **devices))
+    node.start(with_sync=False)
+    station = node.station
+    assert station is not None and _until(station.scanner.connected.is_set)
+    release(node.floor.store, fo_id, [("SKU-0001", 2), ("SKU-0002", 1)])
+    run = pick_all(node.floor, PICKER, node.floor.picking.start(PICKER, fo_id=fo_id))
+    n = 0
+
+    def scan(code, method="scan"):
+        nonlocal n
+        getattr(sim, method)(code)
+        n += 1
+        assert station.wait_events(n, 10.0)
+        return station.station.status()["last"]
+    return node, station, run["orders"][0]["tote"], scan
+
+
 def test_a_pack_station_serial_scanner_packs_and_ships_through_the_same_workflow(tmp_path, zpl_sim, node_factory):
     sim = ScannerSim(path=str(tmp_path / "scanner")).start()
     try:
-        node = node_factory(_node_cfg(tmp_path, zpl_sim.port, scanner_port=sim.path, station_user="packer1"))
-        node.start(with_sync=False)
-        station = node.station
-        assert station is not None and _until(station.scanner.connected.is_set)
+        node, station, tote, scan = _pack_station(tmp_path, zpl_sim, node_factory, sim, "FO-ST1")
         floor = node.floor
-        release(floor.store, "FO-ST1", [("SKU-0001", 2), ("SKU-0002", 1)])
-        run = pick_all(floor, PICKER, floor.picking.start(PICKER, fo_id="FO-ST1"))
-        tote = run["orders"][0]["tote"]
-        n = 0
-
-        def scan(code, method="scan"):
-            nonlocal n
-            getattr(sim, method)(code)
-            n += 1
-            assert station.wait_events(n, 5.0)
-            return station.station.status()["last"]
 
         assert scan(tote)["fo_id"] == "FO-ST1"                                   # tote -> order in hand
         # a GS1-128 read with symbology id and count AI 37 verifies both units of SKU-0001 at once
@@ -217,3 +224,80 @@ def test_a_pack_station_serial_scanner_packs_and_ships_through_the_same_workflow
         assert node.health()["devices"][f"scanner:{sim.path}"]["state"] == "online"
     finally:
         sim.stop()
+
+
+def test_a_pack_station_closes_cartons_with_the_printed_close_carton_command(tmp_path, zpl_sim, node_factory):
+    """The bench's command sheet: scanning ``CMD-CLOSE-CARTON`` on the serial scanner closes the carton
+    being filled, weighed on the station's pty scale through the gate, with its own tracking number and
+    label; after the last unit it closes the last carton and packs the order; then both labels ship it."""
+    from devices.sim.scale import ScaleSim
+    from edge.core.commands import CLOSE_CARTON, command_code
+    from tests.fixtures_edge import outbox
+
+    close = command_code(CLOSE_CARTON)
+    assert close == "CMD-CLOSE-CARTON"
+    sim = ScannerSim(path=str(tmp_path / "scanner")).start()
+    scale = ScaleSim("mt-sics", path=str(tmp_path / "scale"), sics_stable_wait_s=0.2).start()
+    try:
+        node, station, tote, scan = _pack_station(tmp_path, zpl_sim, node_factory, sim, "FO-CC1", scale_protocol="mt-sics",
+                                                  scale_port=scale.path, scale_timeout_s=2.0)
+        floor = node.floor
+        master = floor.packing.get("FO-CC1")["tracking_number"]
+
+        # no order in hand yet: the command is refused, audited, and changes nothing
+        refused = scan(close)
+        assert (refused["ok"], refused["error"], refused["command"]) == (False, "invalid_state", CLOSE_CARTON)
+        assert refused["message"] == "CLOSE CARTON: no order at this station"
+        assert scan(tote)["fo_id"] == "FO-CC1"
+        assert scan(sku_gtin("SKU-0001"))["ok"] and scan(sku_gtin("SKU-0001"))["ok"]
+        # carton 1: 2 x SKU-0001 (110 g) in the smallest carton BOX-XS (tare 90 g) = 310 g expected
+        scale.set_weight(312)
+        first = scan(close)
+        assert (first["ok"], first["command"], first["status"]) == (True, CLOSE_CARTON, "picked")
+        assert first["message"] == f"Carton 1 closed: {master}, 312 g"
+        v = floor.packing.get("FO-CC1")
+        assert [(c["seq"], c["carton"], c["tracking_number"], c["weight_g"], c["expected_weight_g"]) for c in v["cartons"]] \
+            == [(1, "BOX-XS", master, 312, 310)]
+        assert (v["to_verify"], v["open_carton"]) == (1, {"seq": 2, "units": 0})
+        # carton 2: the last unit; an AIM-prefixed read of the command (]C0 = Code 128) works the same
+        assert scan(sku_gtin("SKU-0002"))["ok"]
+        scale.set_weight(209)                       # 120 g + BOX-XS 90 g = 210 g expected
+        last = scan("]C0" + close)
+        assert (last["ok"], last["status"]) == (True, "packed")
+        v = floor.packing.get("FO-CC1")
+        assert [(c["seq"], c["tracking_number"], c["weight_g"], c["lines"]) for c in v["cartons"]] == [
+            (1, master, 312, [{"line_id": "1", "sku": "SKU-0001", "qty": 2}]),
+            (2, f"{master}-02", 209, [{"line_id": "2", "sku": "SKU-0002", "qty": 1}])]
+        fo = floor.store.read(lambda c: db.fo_get(c, "FO-CC1"))
+        assert (fo["status"], fo["weight_g"], fo["expected_weight_g"]) == ("packed", 521, 520)
+        # both labels ship it: the station lets go of the order after the last one
+        assert scan(master)["status"] == "packed"
+        shipped = scan(f"{master}-02")
+        assert (shipped["ok"], shipped["status"]) == (True, "shipped")
+        st = station.station.status()
+        assert (st["fo_id"], st["scans"], st["refused"]) == (None, 9, 1)
+        [body] = [e["body"] for e in outbox(floor.store) if e["type"] == "shipment.shipped"]
+        assert (body["tracking_number"], body["weight_g"]) == (master, 521)
+        assert [(c["seq"], c["tracking_number"], c["carton"], c["weight_g"]) for c in body["cartons"]] == [
+            (1, master, "BOX-XS", 312), (2, f"{master}-02", "BOX-XS", 209)]
+        audit = floor.store.read(lambda c: db.audit_rows(c, action="pack.close_carton", limit=10))
+        assert sorted((a["ok"], a["username"], a["code"]) for a in audit) == [(0, "packer1", "invalid_state"),
+                                                                            (1, "packer1", None)]
+        assert zpl_sim.wait_for_labels(2, 10.0)
+        labels = b"".join(lbl.zpl for lbl in zpl_sim.labels)
+        assert master.encode() in labels and f"{master}-02".encode() in labels
+    finally:
+        scale.stop()
+        sim.stop()
+
+
+def test_command_barcodes_parse_with_or_without_an_aim_prefix_and_nothing_else_is_a_command():
+    from edge.core.commands import CLOSE_CARTON, LABELS, command_code, parse_command
+
+    assert [parse_command(c) for c in ("CMD-CLOSE-CARTON", " cmd-close-carton ", "]C0CMD-CLOSE-CARTON",
+                                       "]Q1CMD-CLOSE-CARTON")] == [CLOSE_CARTON] * 4
+    assert [parse_command(c) for c in ("CMD-CLOSE", "CMD-CLOSE-CARTONX", "4006380000017", "TOTE-0001", "", None)] == \
+        [None] * 6
+    assert (command_code(CLOSE_CARTON), LABELS[CLOSE_CARTON]) == ("CMD-CLOSE-CARTON", "CLOSE CARTON")
+    with pytest.raises(ValueError):
+        command_code("self_destruct")

@@ -38,10 +38,10 @@ def test_migrations_are_versioned_idempotent_and_bind_the_site(tmp_path):
     versions = st.read(lambda c: [r[0] for r in c.execute("SELECT version FROM schema_migrations")])
     seq_tables = st.read(lambda c: {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type='table'")})
     st.close()
-    assert versions == [1, 2]
+    assert versions == [1, 2, 3]
     assert {"sync_outbox", "sync_inbox", "stock", "pick_tasks", "audit_log", "print_jobs"} <= seq_tables
     st = EdgeStore(path, "EWR1")  # second open: nothing re-applied
-    assert st.read(lambda c: c.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()[0]) == 2
+    assert st.read(lambda c: c.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()[0]) == 3
     st.close()
     with pytest.raises(StoreError, match="belongs to site EWR1"):
         EdgeStore(path, "LAX1")

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 REJECT_REASONS = ("damaged", "defective", "expired", "wrong_item", "failed_spec", "contaminated", "other")
 # what happens to rejected units: destroyed on site, or sent back to the supplier (both leave the stock)
 DISPOSITIONS = ("scrap", "return_to_vendor")
+# the grading disposition (``edge.core.rules.GRADES``) of a customer return that goes to QC (grade C):
+# it waits in quarantine as a QC receipt, released to a bin or rejected like received stock
+QC_DISPOSITION = "quarantine"
 
 
 @dataclass(frozen=True)
@@ -36,3 +39,17 @@ def check_reject(reason: str, disposition: str) -> str | None:
     if disposition not in DISPOSITIONS:
         return f"disposition must be one of {', '.join(DISPOSITIONS)}"
     return None
+
+
+def source_of(asn_id: str | None, transfer_id: str | None, ret: dict | None) -> str:
+    """Where a quarantined receipt came from, as the inspector reads it."""
+    if ret:
+        what = f"return {ret['return_id']}"
+        if ret.get("rma_id"):
+            what += f" (RMA {ret['rma_id']})"
+        return what + f", graded {ret['grade']}" if ret.get("grade") else what
+    if asn_id:
+        return f"ASN {asn_id}"
+    if transfer_id:
+        return f"transfer {transfer_id}"
+    return "blind receipt"

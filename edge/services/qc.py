@@ -1,12 +1,13 @@
-"""Receiving QC: quarantined receipts are inspected, then released into a bin (put-away scan)
-or rejected (scrap / return to vendor) with a reason code. Each decision moves the stock, writes
+"""Receiving QC: quarantined receipts — received stock that requires QC, and customer returns graded C
+(``Returns.grade`` files them as QC receipts) — are inspected, then released into a bin (put-away
+scan) or rejected (scrap / return to vendor) with a reason code. Each decision moves the stock, writes
 its audit row and its outbox event (``stock.qc_released`` / ``stock.qc_rejected``) in one transaction."""
 from __future__ import annotations
 
 from sync import edge_journal
 
 from edge import store as db
-from edge.core.qc import DISPOSITIONS, REJECT_REASONS, QcBalance, check_decision, check_reject
+from edge.core.qc import DISPOSITIONS, REJECT_REASONS, QcBalance, check_decision, check_reject, source_of
 from edge.core.rules import BinState, suggest_putaway
 from edge.errors import InvalidQuantity, InvalidState, NotFound
 from edge.services.base import Actor, Service, qty_of, scan
@@ -24,7 +25,18 @@ class Qc(Service):
                 raise NotFound(f"receipt {rid} not found at {self.site_id}")
             raise InvalidState(f"receipt {rid} did not go to quarantine: put it away instead",
                                next="Scan a quarantined receipt")
-        return r
+        return self._sourced(conn, [r])[0]
+
+    @staticmethod
+    def _sourced(conn, rows: list[dict]) -> list[dict]:
+        """Each QC receipt with where it came from: a customer return graded C, an ASN, or blind."""
+        returns = db.qc_sources(conn, (r["receipt_id"] for r in rows))
+        for r in rows:
+            ret = returns.get(r["receipt_id"])
+            r["return_id"] = ret["return_id"] if ret else None
+            r["rma_id"] = ret["rma_id"] if ret else None
+            r["source"] = source_of(r["asn_id"], None, ret)
+        return rows
 
     def _qty(self, r: dict, qty) -> int:
         n = qty_of(qty, self.cfg.max_scan_qty, default=r["pending"] or 1)
@@ -38,7 +50,7 @@ class Qc(Service):
         """Quarantined receipts still waiting for QC (the console's QC card), each with the bin a
         release would be put away to."""
         def fn(conn):
-            rows = db.qc_pending(conn)
+            rows = self._sourced(conn, db.qc_pending(conn))
             bins = None
             for r in rows:
                 if bins is None:
@@ -118,7 +130,7 @@ class Qc(Service):
             self.ok(conn, actor, "qc.reject", ref, sku=r["sku"], qty=n, reason=reason, disposition=disposition)
             left = r["pending"] - n
             where = "the scrap cage" if disposition == "scrap" else "the return-to-vendor shelf" + (
-                f" (ASN {r['asn_id']})" if r["asn_id"] else "")
+                f" ({r['source']})" if r["asn_id"] or r["return_id"] else "")
             return {"ok": True, "receipt_id": rid, "sku": r["sku"], "qty": n, "outcome": "rejected",
                     "disposition": disposition, "reason": reason, "pending": left,
                     "next": f"Take {n} x {r['sku']} to {where}" + (

@@ -4,6 +4,7 @@ from __future__ import annotations
 from sync import edge_journal
 
 from edge import store as db
+from edge.core.qc import QC_DISPOSITION
 from edge.core.rules import grade_disposition
 from edge.errors import InvalidState, NotFound, OverPick, WrongItem, WrongLocation
 from edge.services.base import Actor, Service, qty_of, resolve_sku, scan
@@ -84,9 +85,20 @@ class Returns(Service):
                 db.stock_add(conn, location=dest, sku=r["sku"], lot="", expiry=None, delta=r["qty"],
                              cause="grading", ref=f"return:{rid}", user=actor.username)
             db.return_set(conn, rid, status="graded", grade=g, graded_at=db.now_iso(), location=dest or "SCRAP")
+            qc_receipt = None
+            if disposition == QC_DISPOSITION:
+                # grade C waits in quarantine for QC, which releases it to a bin or rejects it (scrap / RTV)
+                qc_receipt = db.receipt_insert(conn, return_id=rid, sku=r["sku"], lot="", expiry=None, qty=r["qty"],
+                                               location=dest, quarantine=1, username=actor.username)
             edge_journal.emit(conn, "return.graded", {"rma_id": r["rma_id"], "sku": r["sku"], "qty": r["qty"], "grade": g,
                                                       "restocked": restocked}, merchant_id=sku["merchant_id"])
-            self.ok(conn, actor, "return.grade", f"return:{rid}", grade=g, disposition=disposition, location=dest)
-            return {"ok": True, "return_id": rid, "grade": g, "disposition": disposition, "location": dest,
-                    "next": "Graded: scan the next return"}
+            self.ok(conn, actor, "return.grade", f"return:{rid}", grade=g, disposition=disposition, location=dest,
+                    **({"qc_receipt_id": qc_receipt} if qc_receipt else {}))
+            out = {"ok": True, "return_id": rid, "grade": g, "disposition": disposition, "location": dest,
+                   "next": "Graded: scan the next return"}
+            if qc_receipt:
+                out["qc_receipt_id"] = qc_receipt
+                out["next"] = (f"Put {r['qty']} x {r['sku']} in {dest}: QC receipt {qc_receipt} releases or rejects it; "
+                               "scan the next return")
+            return out
         return self.run(actor, "return.grade", f"return:{return_id}", fn)

@@ -20,7 +20,8 @@ Quantity semantics on central (quantities always merge as deltas, never overwrit
 - ``transfer.shipped`` / ``transfer.received``: source on_hand -= qty, in_transit += qty /
   in_transit -= qty, destination on_hand += qty.
 - ``return.received``: quarantine += qty; ``return.graded``: quarantine -= qty and, when
-  ``restocked``, on_hand += qty.
+  ``restocked``, on_hand += qty — except grade ``C``: no change, the units stay in quarantine until
+  the site's QC releases them (``stock.qc_released``) or rejects them (``stock.qc_rejected``).
 - ``inventory.digest``: no change; compared with central's expectation -> drift alert.
 - ``stock.qc_released``: quarantine -= qty, on_hand += qty (QC passed received stock into a bin;
   ledger cause ``grading``). ``stock.qc_rejected``: quarantine -= qty (scrapped or returned to the
