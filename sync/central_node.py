@@ -575,6 +575,7 @@ class CentralSync:
                 "rejected": dict(st.rejected),
                 "security_events": st.counters["security_events"],
                 "drift": {"alerts": st.counters["drift_alerts"], "skus": st.drift_skus, "last": st.last_drift},
+                "alert": hb.get("alert"),
             }
         totals = Counter()
         for s in sites.values():

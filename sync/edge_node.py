@@ -79,6 +79,7 @@ class EdgeSync:
         self.counters: Counter = Counter()
         self._parked_seen: set[tuple[int | None, str | None]] = set()
         self._last_resend_req = 0.0
+        self._central_lost: dict | None = None  # set while central asks for events we retired
         self._last_heartbeat = 0.0
         self._last_digest = 0.0
         self._digest_due = True
@@ -216,7 +217,28 @@ class EdgeSync:
             self.counters["retired"] += n
         if ack.get("resend_from"):
             self.counters["resend_requests"] += 1
-            self.window.on_resend(ack["resend_from"], time.monotonic())
+            if ack["resend_from"] <= self.window.acked:
+                self._central_lost_retired(ack["resend_from"])
+            else:
+                self.window.on_resend(ack["resend_from"], time.monotonic())
+        elif seq >= self.window.acked:
+            self._central_lost = None
+
+    def _central_lost_retired(self, wanted: int) -> None:
+        """Central asks for seqs it acknowledged earlier and we already retired: its database lost
+        applied events (restored from an older backup, or replaced). We cannot resend what we no longer
+        hold, and skipping ahead silently would hide the loss, so raise it on both dashboards (the
+        heartbeat carries it) and keep sending from what we still have."""
+        first = self._central_lost is None or self._central_lost["wanted_from"] != wanted
+        self._central_lost = {"wanted_from": wanted, "retired_through": self.window.acked,
+                              "message": f"central asks to resend from seq {wanted}, but seqs up to "
+                                         f"{self.window.acked} were confirmed by central earlier and retired here: "
+                                         "central's database lost applied events — restore it or re-baseline "
+                                         "this site's stock (see the drift check)"}
+        self.counters["central_lost_retired"] += 1
+        if first:
+            log_event(logger, "central_lost_retired_events", level=logging.ERROR, site_id=self.site,
+                      wanted_from=wanted, retired_through=self.window.acked)
 
     def _restored_without_new_epoch(self, central_seq: int) -> None:
         """Central has applied seqs this database never allocated: it was restored from an older copy.
@@ -365,7 +387,8 @@ class EdgeSync:
         self.transport.publish(topics.up_heartbeat(self.site), control.heartbeat(
             session=self.session, at=utc_now_iso(), outbox_depth=stats["depth"],
             outbox_oldest_age_s=_age_s(stats["oldest_at"]), down_applied=self.seq_down.applied,
-            up_last_seq=stats["last_seq"], devices=devices, interval_s=self.scfg.heartbeat_s))
+            up_last_seq=stats["last_seq"], devices=devices, interval_s=self.scfg.heartbeat_s,
+            alert=self._central_lost["message"] if self._central_lost else None))
 
     def _digest(self, now: float) -> None:
         self._digest_due = False
@@ -411,6 +434,7 @@ class EdgeSync:
                      "duplicates": self.counters["duplicates"], "parked": self.counters["parked"]},
             "rejected": dict(self.rejected),
             "counters": dict(self.counters),
+            "central_lost": self._central_lost,
         }
 
     def blueprint(self):

@@ -490,3 +490,56 @@ def test_a_refused_envelope_inside_a_run_is_parked_and_the_rest_apply_once(sync_
         edge.close()
         central.stop()
         cstore.close()
+
+
+def test_central_losing_confirmed_events_is_raised_on_both_dashboards(sync_broker, tmp_path):
+    """Central's database is replaced by an empty one after the edge retired 40 confirmed events: the
+    new central asks to resend from seq 1, which the edge no longer holds. Nothing is skipped silently:
+    the edge reports the loss (status, /sync panel, heartbeat) and central's dashboard shows it."""
+    from flask import Flask
+
+    cat = small_catalog()
+    estore = open_edge(tmp_path / "ewr1.db", "EWR1", cat)
+    edge = EdgeSync(sync_broker.cfg("EWR1", heartbeat_s=0.3), estore, digest_fn=False)
+    old_store = open_central(f"sqlite:///{tmp_path}/central.db", cat)
+    central = CentralSync(sync_broker.cfg("central", heartbeat_s=0.3), old_store)
+    central.start()
+    assert central.wait_ready()
+    edge.start()
+    assert edge.wait_ready()
+    fresh = None
+    try:
+        skus = [s["sku"] for s in cat["skus"]]
+        for i in range(40):
+            edge_adjust(estore, MERCHANT, skus[i % len(skus)], 1)
+        wait_until(lambda: outbox_depth(estore) == 0, 30, "edge outbox drained and retired")
+        assert edge.status()["central_lost"] is None
+        central.stop()
+        old_store.close()
+        fresh = open_central(f"sqlite:///{tmp_path}/central-empty.db", cat)
+        central = CentralSync(sync_broker.cfg("central", heartbeat_s=0.3), fresh)
+        central.start()
+        assert central.wait_ready()
+        for i in range(3):
+            edge_adjust(estore, MERCHANT, skus[0], 1)
+        lost = wait_until(lambda: edge.status()["central_lost"], 20, "edge noticed central lost events")
+        assert lost["wanted_from"] == 1 and lost["retired_through"] == 40
+        assert "resend from seq 1" in lost["message"] and "seqs up to 40" in lost["message"]
+        alert = wait_until(lambda: central.status()["sites"]["EWR1"]["alert"], 20, "alert reached central")
+        assert alert == lost["message"]
+        assert central_inbox(fresh, "EWR1") == []  # nothing applied out of order to paper over the gap
+        assert outbox_depth(estore) == 3  # the three new events stay queued, not retired
+        app = Flask(__name__)
+        app.register_blueprint(edge.blueprint())
+        html = app.test_client().get("/sync").get_data(as_text=True)
+        assert "Central lost confirmed events" in html and "seqs up to 40" in html
+        app = Flask(__name__)
+        app.register_blueprint(central.blueprint())
+        html = app.test_client().get("/sync").get_data(as_text=True)
+        assert 'role="alert">central asks to resend from seq 1' in html
+    finally:
+        edge.stop()
+        central.stop()
+        estore.close()
+        if fresh is not None:
+            fresh.close()

@@ -28,8 +28,13 @@ _SPECS: dict[str, dict[str, tuple[type | tuple, bool]]] = {
     # edge heartbeat
     "heartbeat": {"session": (int, True), "at": (str, True), "outbox_depth": (int, True),
                   "outbox_oldest_age_s": ((int, float), True), "down_applied": (int, True),
-                  "up_last_seq": (int, True), "devices": (dict, True), "interval_s": ((int, float), True)},
+                  "up_last_seq": (int, True), "devices": (dict, True), "interval_s": ((int, float), True),
+                  # set while the edge sees central ask for events it already confirmed (central lost data)
+                  "alert": (str, False)},
 }
+
+
+_MAX_STR = {"alert": 500}  # free text shown to people; every other string is an id or a timestamp
 
 
 def _dump(kind: str, **fields: Any) -> bytes:
@@ -50,10 +55,11 @@ def presence(state: str, session: int, at: str | None = None) -> bytes:
 
 
 def heartbeat(*, session: int, at: str, outbox_depth: int, outbox_oldest_age_s: float, down_applied: int,
-              up_last_seq: int, devices: Mapping[str, Any], interval_s: float) -> bytes:
+              up_last_seq: int, devices: Mapping[str, Any], interval_s: float, alert: str | None = None) -> bytes:
+    extra = {"alert": alert[:500]} if alert else {}
     return _dump("heartbeat", session=session, at=at, outbox_depth=outbox_depth,
                  outbox_oldest_age_s=round(outbox_oldest_age_s, 3), down_applied=down_applied,
-                 up_last_seq=up_last_seq, devices=dict(devices), interval_s=interval_s)
+                 up_last_seq=up_last_seq, devices=dict(devices), interval_s=interval_s, **extra)
 
 
 def parse_control(payload: bytes, expect_kind: str) -> dict[str, Any]:
@@ -78,7 +84,7 @@ def parse_control(payload: bytes, expect_kind: str) -> dict[str, Any]:
             raise EnvelopeError("wrong_type", f"{expect_kind}.{key} has the wrong type", key)
         if isinstance(value, int) and not isinstance(value, bool) and value < 0:
             raise EnvelopeError("bad_value", f"{expect_kind}.{key} must be >= 0", key)
-        if isinstance(value, str) and len(value) > 80:
+        if isinstance(value, str) and len(value) > _MAX_STR.get(key, 80):
             raise EnvelopeError("bad_value", f"{expect_kind}.{key} is too long", key)
     if expect_kind == "ack" and doc["stream"] not in ("up", "down"):
         raise EnvelopeError("bad_value", "ack.stream must be up or down", "stream")
