@@ -567,18 +567,6 @@ def _pg_json_insert(names: tuple[str, ...]) -> str:
     return sql
 
 
-@contextlib.contextmanager
-def _pg_pipeline(raw, name: str) -> Iterator[None]:
-    """psycopg pipeline mode on the raw connection; raw driver errors become SQLAlchemy's."""
-    import psycopg
-
-    try:
-        with raw.pipeline():
-            yield
-    except psycopg.Error as exc:
-        raise _wrap_dbapi(exc, name) from exc
-
-
 def _wrap_dbapi(exc: Exception, name: str) -> Exception:
     """Raw driver errors become SQLAlchemy's (IntegrityError, OperationalError) so retry logic sees one family."""
     import sqlalchemy.exc as sa_exc
@@ -876,17 +864,6 @@ class CentralQueries:
             if not out[n]["won"] and out[n]["on_hand"] is not None:
                 out[n]["reserved"] = by_n[n][3] + granted.get((m, sku, site), 0)
         return out
-
-    @contextlib.contextmanager
-    def pipelined(self, conn: Connection) -> Iterator[None]:
-        """Statements run inside are pipelined on PostgreSQL (sent without waiting; a fetch or the end of
-        the block waits once); nothing changes on SQLite. Errors surface as SQLAlchemy's. (Intake does not
-        use it: on loopback psycopg's pipeline bookkeeping costs more CPU than the round trips it saves.)"""
-        if conn.dialect.name != "postgresql":
-            yield
-            return
-        with _pg_pipeline(conn.connection.dbapi_connection, "pipeline"):
-            yield
 
     def try_reserve(self, conn: Connection, merchant_id: str, sku: str, site_id: str, qty: int) -> dict | None:
         """THE oversell guard: one conditional UPDATE; returns the new row or None if not enough available."""
