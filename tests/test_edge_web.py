@@ -228,6 +228,7 @@ def test_console_qc_card_releases_and_rejects_quarantined_stock(page, floor, edg
         page.wait_for_selector(f'button[data-release="{r1["receipt_id"]}"]')
         assert page.input_value(f'input[data-bin="{r1["receipt_id"]}"]') == home      # the suggested bin, prefilled
         assert "2\nQC WAITING" in page.inner_text("#tiles").upper()
+        assert page.inner_text("#qc").count("blind receipt") == 2  # where each quarantined receipt came from
         page.click(f'button[data-release="{r1["receipt_id"]}"]')
         page.wait_for_function("document.getElementById('qcmsg').textContent.startsWith('✔ QC done')")
         page.select_option(f'select[data-reason="{r2["receipt_id"]}"]', "defective")

@@ -52,7 +52,7 @@
     const qcBusy = $("qc").contains(document.activeElement);
     if (!qcBusy) {
       const reasons = ["damaged", "defective", "expired", "wrong_item", "failed_spec", "contaminated", "other"];
-      $("qc").innerHTML = table(d.qc, [["receipt", "receipt_id"], ["SKU", "sku"], ["lot", "lot"], ["waiting", "pending"],
+      $("qc").innerHTML = table(d.qc, [["receipt", "receipt_id"], ["from", "source"], ["SKU", "sku"], ["lot", "lot"], ["waiting", "pending"],
         ["of", "qty"], ["received", "created_at", when],
         ["release to bin", "suggested_bin", (v, r) => '<span class="act"><input data-bin="' + r.receipt_id + '" placeholder="' + esc(v || "bin") +
           '" value="' + esc(v || "") + '"> <button data-release="' + r.receipt_id + '">Release</button></span>'],
