@@ -825,9 +825,11 @@ class CentralQueries:
         the row's current balance after this call's grants (``on_hand`` None when there is no row).
 
         SQLite: one conditional UPDATE per request. PostgreSQL: ONE statement, equally safe: it locks the
-        (SKU, site) rows in sorted order (FOR UPDATE: a fixed lock order across concurrent batches, no
-        deadlock), grants each row's requests in order while their running total fits the locked row's
-        available, and applies one conditional UPDATE per (SKU, site) with the granted total."""
+        (SKU, site) rows in sorted key order (FOR UPDATE; concurrent batches take them in the same order),
+        grants each row's requests in order while their running total fits the locked row's available, and
+        applies one conditional UPDATE per (SKU, site) with the granted total. (A re-route's second call
+        may lock a lower key than the first held: a deadlock PostgreSQL detects fails that transaction,
+        and group commit then re-runs its requests one by one.)"""
         out: list[dict] = []
         if conn.dialect.name != "postgresql":
             refused: set[tuple[str, str, str]] = set()
