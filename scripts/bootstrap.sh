@@ -34,7 +34,8 @@ system_packages() {
 python_env() {
   local py=""
   for cand in python3.13 python3.12 python3.11 python3; do
-    if command -v "$cand" >/dev/null 2>&1 && "$cand" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)'; then py=$cand; break; fi
+    # (pyenv shims exist for versions that are not selected: a failing probe is just skipped, quietly)
+    if command -v "$cand" >/dev/null 2>&1 && "$cand" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; then py=$cand; break; fi
   done
   if [ -z "$py" ]; then
     system_packages python3 python3-venv
