@@ -18,6 +18,7 @@ from central.core import validation as v
 from central.core.allocation import available as avail_of, oversold_units, rebuild_balances, tracking_number
 from central.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from central.ops import ACTIVE_FO, FloorOps, edge_address
+from central.routing.core.promise import days_off
 from central.store import CentralStore, new_id, now_iso, shipment_cartons_for
 from floorsync.log import log_event
 from sync import central_journal
@@ -612,10 +613,12 @@ class CentralService:
             self.store.upsert_merchant(conn, merchant_id, data.get("merchant_name") or merchant_id)
             for site in site_items:
                 closures = site.pop("closures", None)
+                before = self.store.get_site(conn, site["site_id"])
                 self.store.upsert_site(conn, site)
                 self.store.link_site(conn, merchant_id, site["site_id"])
                 if closures is not None:
                     self.store.replace_site_closures(conn, site["site_id"], closures, actor)
+                self._send_site_config(conn, merchant_id, site["site_id"], before)
             for item in sku_items:
                 self._upsert_sku(conn, merchant_id, item)
             for i, st in enumerate(stock):
@@ -718,6 +721,24 @@ class CentralService:
         with self.store.read() as conn:
             return self.store.list_alerts(conn, merchant_id)
 
+    # ------------------------------------------------------------------ site calendar to the edge
+    _SITE_CONFIG_KEYS = ("timezone", "cutoffs", "capabilities", "closures", "holiday_country", "holiday_subdivision")
+
+    def _send_site_config(self, conn, merchant_id: str, site_id: str, before: dict | None,
+                          today: _dt.date | None = None) -> bool:
+        """Send ``site.config`` (time zone, carrier cut-offs, days off, capabilities) down to the site
+        when it is new or any of those changed, in the caller's transaction: the edge plans waves by
+        these offline, so a closure set here must reach the floor."""
+        site = self.store.get_site(conn, site_id)
+        if before is not None and all(before.get(k) == site.get(k) for k in self._SITE_CONFIG_KEYS):
+            return False
+        body = {"timezone": site["timezone"], "cutoffs": site["cutoffs"],
+                "holidays": days_off(site.get("holiday_country"), site.get("holiday_subdivision"), site["closures"],
+                                     today or _dt.datetime.now(_dt.timezone.utc).date()),
+                "capabilities": list(site["capabilities"])}
+        central_journal.emit(conn, site_id, "site.config", body, merchant_id=merchant_id)
+        return True
+
     # ------------------------------------------------------------------ site closures
     def site_closures(self, merchant_id: str | None, site_id: str) -> dict:
         with self.store.read() as conn:
@@ -734,8 +755,10 @@ class CentralService:
         def tx(conn):
             if self.store.get_site(conn, site_id, merchant_id) is None:
                 raise NotFound(f"no site {site_id} in your network")
+            site_before = self.store.get_site(conn, site_id)
             before = [c["date"] for c in self.store.site_closure_details(conn, site_id)]
             self.store.replace_site_closures(conn, site_id, closures, f"{actor} ({merchant_id})")
+            self._send_site_config(conn, merchant_id, site_id, site_before, today)
             return before
         before = self.store.run(tx)
         self.ops.invalidate_sites()

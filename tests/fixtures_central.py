@@ -92,7 +92,7 @@ def inv(service: CentralService, merchant: str, sku: str) -> dict:
     return {s["site_id"]: s for s in service.inventory_for_sku(merchant, sku)["sites"]}
 
 
-def outbox(store: CentralStore, site_id: str, skip=("sku.upsert",)) -> list:
+def outbox(store: CentralStore, site_id: str, skip=("sku.upsert", "site.config")) -> list:
     """Down events queued for a site (catalog sync events from seeding left out)."""
     from sync import central_journal
 

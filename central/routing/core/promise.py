@@ -35,6 +35,17 @@ def public_holidays(country: str, subdivision: str | None, year: int) -> frozens
     return frozenset(d for d in cal if d.year == year)
 
 
+def days_off(country: str | None, subdivision: str | None, closures, today: dt.date, *, days: int = 366) -> list[str]:
+    """The site's public holidays and closure days from ``today`` for ``days`` days, ISO dates in order:
+    what a site needs offline to know which days the truck does not come (``site.config`` down event)."""
+    end = today + dt.timedelta(days=days)
+    out = {d for d in (dt.date.fromisoformat(str(c)) for c in closures or ()) if today <= d < end}
+    if country:
+        for year in range(today.year, end.year + 1):
+            out.update(d for d in public_holidays(country, subdivision, year) if today <= d < end)
+    return [d.isoformat() for d in sorted(out)]
+
+
 def check_calendar(country: str, subdivision: str | None) -> None:
     """Raise NetworkDataError when the holidays package does not know this country/subdivision."""
     try:
