@@ -10,10 +10,12 @@ class EdgeError(Exception):
     code = "edge_error"
     http_status = 400
 
-    def __init__(self, message: str, *, next: str | None = None, **details):
+    def __init__(self, message: str, *, next: str | None = None, user: str | None = None, **details):
         super().__init__(message)
         self.message = message
         self.next = next
+        self.user = user          # who was refused, when known (the audit row's user)
+        self.audited = False      # set once the refusal has its audit row
         self.details = details
 
 

@@ -13,8 +13,9 @@ from flask import Blueprint, Flask, current_app, jsonify, redirect, render_templ
 from werkzeug.http import parse_cookie
 
 from edge import store as db
-from edge.errors import BadRequest, EdgeError
+from edge.errors import AuthError, BadRequest, EdgeError
 from edge.services import Floor
+from edge.services.base import audit_refusal
 
 api = Blueprint("edge_api", __name__, url_prefix="/api")
 pages = Blueprint("edge_pages", __name__)
@@ -39,6 +40,12 @@ def create_app(cfg, store, *, floor: Floor | None = None, weight_source=None, pr
 
     @app.errorhandler(EdgeError)
     def _edge_error(exc: EdgeError):
+        if exc.user is None and not isinstance(exc, AuthError):
+            try:
+                exc.user = actor().username  # refused before the view knew who it was (e.g. a bad body)
+            except EdgeError:
+                pass
+        audit_at_boundary(app.extensions["floorsync_edge"]["floor"], request.method, request.path, exc)
         return jsonify(error_body(exc)), exc.http_status
 
     @app.errorhandler(404)
@@ -114,6 +121,7 @@ class HandheldScans:
             payload = handler(f, who, key, data)
             status = 200 if payload.get("ok", True) else 409
         except EdgeError as exc:
+            audit_at_boundary(f, environ.get("REQUEST_METHOD", "POST"), environ.get("PATH_INFO", ""), exc)
             payload, status = error_body(exc), exc.http_status
         out = (self.app.json.dumps(payload) + "\n").encode()
         start_response(f"{status} {HTTPStatus(status).phrase}",
@@ -122,6 +130,16 @@ class HandheldScans:
 
 
 # ---------------------------------------------------------------- helpers
+
+def audit_at_boundary(f: Floor, method: str, path: str, exc: EdgeError) -> None:
+    """Every refusal a handheld sees is in the audit log: the services audit the ones they raise;
+    what is refused before a service runs (a role check, a malformed body) is audited here. Session
+    errors are not: a wrong PIN is audited by the login itself (``auth.login``), and a missing or
+    expired session is the login screen, not an action."""
+    if exc.audited or isinstance(exc, AuthError):
+        return
+    audit_refusal(f.store, exc.user, f"{method} {path}"[:120], None, exc)
+
 
 def error_body(exc: EdgeError) -> dict:
     return {"ok": False, "error": exc.code, "message": exc.message, "next": exc.next or "Try again"}

@@ -48,7 +48,7 @@ def login(client, user, pin):
     return {"Authorization": "Bearer " + r.json["token"]}
 
 
-def test_healthz_and_auth(client):
+def test_healthz_and_auth(client, floor):
     r = client.get("/healthz")
     assert r.status_code == 200 and r.json == {"ok": True, "site_id": "EWR1", "outbox_depth": 0}
     assert float(r.headers["X-Server-Time-Ms"]) >= 0
@@ -64,6 +64,14 @@ def test_healthz_and_auth(client):
     assert r.status_code == 403
     r = client.post("/api/pick/start", headers=h, data="not json", content_type="application/json")
     assert r.status_code == 400 and r.json["error"] == "bad_request"
+    # every refusal is in the audit log, also those refused before any workflow ran (wrong PIN,
+    # role check, malformed body); a request without a session is the login screen, not an action
+    refused = floor.store.read(lambda c: [(a["username"], a["action"], a["code"])
+                                          for a in db.audit_rows(c, ok=False)])
+    assert refused[::-1] == [("picker1", "auth.login", "unauthorized"),
+                             ("picker1", "POST /api/pack/start", "forbidden"),
+                             ("picker1", "GET /api/console", "forbidden"),
+                             ("picker1", "POST /api/pick/start", "bad_request")]
 
 
 def test_scan_driven_pick_pack_ship_over_the_api(client, floor):

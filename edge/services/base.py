@@ -32,7 +32,8 @@ class Actor:
 
     def require(self, *roles: str) -> None:
         if self.role not in roles and self.role not in SUPER:
-            raise Forbidden(f"{self.username} ({self.role}) may not do this; needs {' or '.join(roles)}")
+            raise Forbidden(f"{self.username} ({self.role}) may not do this; needs {' or '.join(roles)}",
+                            user=self.username)
 
 
 SYSTEM = Actor("system", "admin", None, "system")
@@ -119,13 +120,7 @@ class Service:
         d = dict(detail or {})
         if scan_code is not None:
             d["scan"] = repr(scan_code[:80]) if isinstance(scan_code, str) else repr(scan_code)[:80]
-        try:
-            self.store.write(lambda conn: db.audit(conn, user=actor.username, action=action, ok=False, subject=subject,
-                                                   code=exc.code, message=exc.message, detail=d or None))
-        except Exception as audit_exc:  # noqa: BLE001 - never mask the refusal itself
-            log_event(logger, "edge_audit_failed", level=logging.ERROR, error=str(audit_exc))
-        log_event(logger, "edge_refused", level=logging.INFO, action=action, user=actor.username, code=exc.code,
-                  subject=subject, detail=exc.message)
+        audit_refusal(self.store, actor.username, action, subject, exc, d or None)
 
     def ok(self, conn, actor: Actor, action: str, subject: str | None, **detail) -> None:
         db.audit(conn, user=actor.username, action=action, ok=True, subject=subject, detail=detail or None)
@@ -136,6 +131,21 @@ class Service:
         if fo is None:
             raise NotFound(f"order {str(fo_id)[:40]} is not an order of site {self.site_id}")
         return fo
+
+
+def audit_refusal(store, user: str | None, action: str, subject: str | None, exc: EdgeError,
+                  detail: dict | None = None) -> None:
+    """Write a refusal's audit row in its own transaction (the refused step itself changed nothing)."""
+    if exc.audited:
+        return
+    try:
+        store.write(lambda conn: db.audit(conn, user=user, action=action, ok=False, subject=subject,
+                                          code=exc.code, message=exc.message, detail=detail))
+        exc.audited = True
+    except Exception as audit_exc:  # noqa: BLE001 - never mask the refusal itself
+        log_event(logger, "edge_audit_failed", level=logging.ERROR, error=str(audit_exc))
+    log_event(logger, "edge_refused", level=logging.INFO, action=action, user=user, code=exc.code,
+              subject=subject, detail=exc.message)
 
 
 def stock_slots(conn, sku: str, exclude: tuple[str, str] | None = None) -> list[StockSlot]:
