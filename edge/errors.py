@@ -56,6 +56,12 @@ class OverPick(EdgeError):
     http_status = 409
 
 
+class CatchingUp(EdgeError):
+    """Just reconnected: central's queued holds and cancels apply before new picks and labels."""
+    code = "catching_up"
+    http_status = 409
+
+
 class OrderBlocked(EdgeError):
     """The order is held or cancelled by central: no new pick, pack or label."""
     code = "order_blocked"

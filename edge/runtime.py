@@ -104,6 +104,7 @@ class EdgeNode:
         except ModuleNotFoundError:
             return None
         self.sync = EdgeSync(self.cfg, self.store, self.health)
+        self.floor.sync_gate = self.sync.floor_gate
         self.sync.start()
         bp = getattr(self.sync, "blueprint", None)
         if callable(bp):

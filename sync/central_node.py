@@ -404,7 +404,7 @@ class CentralSync:
     def _send_ack(self, st: _Site, resend_from: int | None = None) -> None:
         sq = st.seq_up
         self.transport.publish(topics.ack_up(st.site_id), control.ack(stream="up", epoch=sq.epoch or "none", seq=sq.applied,
-                                                                       resend_from=resend_from))
+                                                                       resend_from=resend_from, down_head=st.down_head))
 
     # ---- presence and heartbeats
     def _on_state(self, st: _Site, payload: bytes) -> None:

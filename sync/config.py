@@ -30,6 +30,7 @@ class SyncConfig:
     max_payload_bytes: int = field(default=1_048_576, metadata={"doc": "larger MQTT payloads are rejected"})
     ack_timeout_s: float = field(default=3.0, metadata={"doc": "resend unacknowledged events after this many seconds without an ack (doubles up to 16x)"})
     max_ahead: int = field(default=100_000, metadata={"doc": "an envelope more than this many seqs beyond the applied cursor is rejected (seq_far_future)"})
+    reconnect_gate_s: float = field(default=15.0, metadata={"doc": "after the edge reconnects, new pick runs and pack starts wait (at most this many seconds) until central's queued commands — holds and cancels — are applied"})
     digest_interval_s: float = field(default=300.0, metadata={"doc": "seconds between the edge's per-SKU inventory digests (drift check); also sent after each start"})
 
     def validate(self) -> None:
@@ -39,6 +40,8 @@ class SyncConfig:
             raise ValueError(f"batch_size: must be >= 1, got {self.batch_size}")
         if self.max_inflight < 1:
             raise ValueError(f"max_inflight: must be >= 1, got {self.max_inflight}")
+        if self.reconnect_gate_s < 0:
+            raise ValueError(f"reconnect_gate_s: must be >= 0, got {self.reconnect_gate_s}")
         if self.ack_timeout_s <= 0 or self.digest_interval_s <= 0:
             raise ValueError("ack_timeout_s/digest_interval_s: must be > 0")
         if self.max_ahead < 1 or self.max_payload_bytes < 1024:

@@ -80,6 +80,9 @@ class EdgeSync:
         self._parked_seen: set[tuple[int | None, str | None]] = set()
         self._last_resend_req = 0.0
         self._central_lost: dict | None = None  # set while central asks for events we retired
+        # reconnect gate: until central's queued down commands are applied (bounded in time)
+        self._gate_until: float | None = None
+        self._catchup_target: int | None = None
         self._last_heartbeat = 0.0
         self._last_digest = 0.0
         self._digest_due = True
@@ -155,6 +158,8 @@ class EdgeSync:
             return
         if item.kind == "connected":
             self._connected_at = time.monotonic()
+            self._catchup_target = None
+            self._gate_until = self._connected_at + self.scfg.reconnect_gate_s
             self.counters["connects"] += 1
             self.transport.publish(topics.state(self.site), control.presence("online", self.session, utc_now_iso()),
                                    retain=True)
@@ -167,6 +172,7 @@ class EdgeSync:
         if item.kind == "disconnected":
             self._ready.clear()
             self._connected_at = None
+            self._gate_until = None  # offline: the floor works on what it has
             log_event(logger, "edge_sync_disconnected", level=logging.WARNING, site_id=self.site, detail=item.detail)
             return
         parsed = topics.parse(item.topic)
@@ -203,6 +209,8 @@ class EdgeSync:
             return
         seq = ack["seq"]
         now = time.monotonic()
+        if self._gate_until is not None and self._catchup_target is None and ack.get("down_head") is not None:
+            self._catchup_target = ack["down_head"]
         if seq > self.window.next_seq - 1 and seq > self.store.read(edge_journal.last_seq):
             self._restored_without_new_epoch(seq)
             return
@@ -410,6 +418,14 @@ class EdgeSync:
             return
         if env is not None:
             self.counters["digests"] += 1
+
+    def floor_gate(self) -> str | None:
+        """Why new floor work (a pick run, a pack start) should wait, or None (called from request threads)."""
+        why = control.catchup_gate(self._gate_until, time.monotonic(), self._catchup_target,
+                                   self.seq_down.applied)
+        if why is None and self._gate_until is not None:
+            self._gate_until = None  # caught up (or waited long enough): no more checks until the next reconnect
+        return why
 
     # ------------------------------------------------------------------ status
     def status(self, stats: dict | None = None) -> dict:

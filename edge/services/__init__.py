@@ -8,6 +8,7 @@ import datetime as _dt
 import time
 from typing import Callable
 
+from edge.errors import CatchingUp
 from edge.services.base import SYSTEM, Actor, ScanGate
 
 __all__ = ["Floor", "Actor", "ScanGate", "SYSTEM"]
@@ -34,6 +35,8 @@ class Floor:
         self.weight_source = weight_source
         self.print_queue = print_queue
         self.device_health: Callable[[], dict] | None = None   # set by edge.runtime.EdgeNode (devices.health snapshot)
+        # set by edge.runtime.EdgeNode to EdgeSync.floor_gate: why new work waits after a reconnect, or None
+        self.sync_gate: Callable[[], str | None] | None = None
         self.scan_gate = ScanGate(cfg.devices.scan_debounce_ms, clock)
         # wall clock (aware, UTC) for cut-offs and count schedules; tests pass a fixed one
         self.now: Callable[[], _dt.datetime] = now or (lambda: _dt.datetime.now(_dt.timezone.utc))
@@ -47,6 +50,14 @@ class Floor:
         self.returns = Returns(self)
         self.qc = Qc(self)
         self.waves = Waves(self)
+
+    def require_caught_up(self, actor: Actor) -> None:
+        """Refuse new floor work for the few seconds after a reconnect in which central's queued holds
+        and cancels are still being applied (DESIGN §3: they apply before any new pick or label)."""
+        gate = self.sync_gate
+        why = gate() if gate is not None else None
+        if why:
+            raise CatchingUp(why, next="Wait a few seconds and scan again", user=actor.username)
 
     def console_summary(self) -> dict:
         """Everything the site manager's console shows, in one read transaction."""

@@ -116,6 +116,7 @@ class Packing(Service):
 
     def start(self, actor: Actor, code: str) -> dict:
         actor.require("packer")
+        self.floor.require_caught_up(actor)
 
         def fn(conn):
             scan(code)

@@ -61,6 +61,7 @@ class Picking(Service):
     def start(self, actor: Actor, method: str | None = None, zone: str | None = None, fo_id: str | None = None) -> dict:
         """Resume the actor's open run, or build the next one from the most urgent released orders."""
         actor.require("picker")
+        self.floor.require_caught_up(actor)
 
         def fn(conn):
             mine = db.runs_open(conn, actor.username)

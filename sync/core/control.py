@@ -22,7 +22,9 @@ _SPECS: dict[str, dict[str, tuple[type | tuple, bool]]] = {
     "hello": {"epoch": (str, True), "epoch_base": (int, True), "session": (int, True),
               "down_epoch": (str, False), "down_applied": (int, True)},
     # receiver -> sender: applied cursor of a stream, optional resend request
-    "ack": {"stream": (str, True), "epoch": (str, True), "seq": (int, True), "resend_from": (int, False)},
+    "ack": {"stream": (str, True), "epoch": (str, True), "seq": (int, True), "resend_from": (int, False),
+            # central -> edge: the head of the site's down stream (what a reconnected edge must apply first)
+            "down_head": (int, False)},
     # edge presence (retained) and its last will
     "presence": {"state": (str, True), "session": (int, True), "at": (str, False)},
     # edge heartbeat
@@ -46,8 +48,22 @@ def hello(*, epoch: str, epoch_base: int, session: int, down_epoch: str | None, 
                  down_applied=down_applied)
 
 
-def ack(*, stream: str, epoch: str, seq: int, resend_from: int | None = None) -> bytes:
-    return _dump("ack", stream=stream, epoch=epoch, seq=seq, resend_from=resend_from)
+def ack(*, stream: str, epoch: str, seq: int, resend_from: int | None = None, down_head: int | None = None) -> bytes:
+    extra = {"down_head": down_head} if down_head is not None else {}
+    return _dump("ack", stream=stream, epoch=epoch, seq=seq, resend_from=resend_from, **extra)
+
+
+def catchup_gate(gate_until: float | None, now: float, target: int | None, applied: int) -> str | None:
+    """Why new floor work must wait right after a reconnect, or None. Central's holds and cancels
+    queued during the outage must apply before any new pick or label; the wait is bounded
+    (``gate_until``) so a slow or absent central never stops the floor."""
+    if gate_until is None or now >= gate_until:
+        return None
+    if target is None:
+        return "reconnected: waiting for central's queued commands"
+    if applied >= target:
+        return None
+    return f"reconnected: applying central's queued commands ({target - applied} to go)"
 
 
 def presence(state: str, session: int, at: str | None = None) -> bytes:
