@@ -1039,6 +1039,12 @@ def manifest_open_for(conn, carrier: str) -> dict | None:
     return _one(conn.execute("SELECT * FROM manifests WHERE carrier = ? AND status = 'open' ORDER BY day DESC LIMIT 1", (carrier,)))
 
 
+def manifests_recent(conn, limit: int = 20) -> list[dict]:
+    """The latest manifests, open ones first within a day (the console's end-of-day card)."""
+    return _rows(conn.execute("SELECT * FROM manifests ORDER BY day DESC, status = 'closed', created_at DESC LIMIT ?",
+                              (limit,)))
+
+
 def manifest_close(conn, manifest_id: str, user: str) -> None:
     conn.execute("UPDATE manifests SET status = 'closed', closed_at = ?, closed_by = ? WHERE manifest_id = ?",
                  (now_iso(), user, manifest_id))

@@ -6,10 +6,11 @@ into JSON. Every JSON answer carries ``ok`` and ``next`` (what the operator does
 from __future__ import annotations
 
 import json
+import re
 import time
 from http import HTTPStatus
 
-from flask import Blueprint, Flask, current_app, jsonify, redirect, render_template, request
+from flask import Blueprint, Flask, Response, current_app, jsonify, redirect, render_template, request
 from werkzeug.http import parse_cookie
 
 from edge import store as db
@@ -297,6 +298,53 @@ def ship_confirm(fo_id):
 @api.post("/ship/manifests/<carrier>/close")
 def manifest_close(carrier):
     return ok(floor().shipping.close_manifest(actor(), carrier))
+
+
+@api.get("/manifests")
+def manifests():
+    rows = floor().shipping.manifests(actor())
+    open_ = [m["carrier"] for m in rows if m["status"] == "open"]
+    return ok({"ok": True, "manifests": rows,
+               "next": (f"Close the {', '.join(open_)} manifest(s) when the truck is loaded" if open_
+                        else "Nothing open: manifests open with the day's first shipment")})
+
+
+@api.get("/manifests/<manifest_id>")
+def manifest_view(manifest_id):
+    return ok({"ok": True, **floor().shipping.manifest(manifest_id, actor()), "next": "Hand the parcels to the driver"})
+
+
+MANIFEST_CSV_COLUMNS = ("manifest_id", "carrier", "ship_date", "order_id", "fo_id", "carton_seq", "carton",
+                        "tracking_number", "service", "weight_g", "shipped_at")
+
+
+@api.get("/manifests/<manifest_id>/manifest.csv")
+def manifest_csv(manifest_id):
+    """The manifest as CSV, one row per parcel (what a carrier's pickup system or a spreadsheet takes)."""
+    import csv
+    import io
+
+    m = floor().shipping.manifest(manifest_id, actor())
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\r\n")
+    w.writerow(MANIFEST_CSV_COLUMNS)
+    for p in m["shipments"]:
+        w.writerow([m["manifest_id"], m["carrier"], m["day"], p["order_id"], p["fo_id"], p["carton_seq"], p["carton"] or "",
+                    p["tracking_number"], p["service"], p["weight_g"] or 0, p["shipped_at"]])
+    return Response(out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename={_file_safe(m['manifest_id'])}.csv"})
+
+
+@api.get("/manifests/<manifest_id>/manifest.pdf")
+def manifest_pdf(manifest_id):
+    f = floor()
+    pdf = f.shipping.manifest_pdf(actor(), manifest_id)
+    return Response(pdf, mimetype="application/pdf",
+                    headers={"Content-Disposition": f"inline; filename={_file_safe(manifest_id)}.pdf"})
+
+
+def _file_safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", str(name))[:80]
 
 
 # ---------------------------------------------------------------- receiving, counts, transfers, returns

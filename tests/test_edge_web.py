@@ -9,7 +9,7 @@ import pytest
 from edge import store as db
 from edge.web import create_app
 from tests.fixtures_edge import *  # noqa: F401,F403
-from tests.fixtures_edge import item_code, release, sku_gtin
+from tests.fixtures_edge import item_code, pack_and_ship, pick_all, release, sku_gtin
 
 
 @pytest.fixture
@@ -349,3 +349,64 @@ def test_handheld_qc_releases_into_the_scanned_bin_and_rejects_with_a_reason(pag
                                             for d in db.qc_decisions(c, r["receipt_id"])])
     assert decisions == [("released", "available", 4, None, home, "receiver1"),
                          ("rejected", "return_to_vendor", 1, "expired", "QC-01", "receiver1")]
+
+
+def test_end_of_day_manifests_list_download_and_close(client, floor):
+    from edge.services import Actor
+
+    release(floor.store, "FO-1", [("SKU-0001", 1)])
+    release(floor.store, "FO-2", [("SKU-0020", 2)])
+    release(floor.store, "FO-3", [("SKU-0002", 1)], carrier="fedex", tracking="7712FO3")
+    picker, packer = Actor("picker1", "picker"), Actor("packer1", "packer")
+    pick_all(floor, picker, floor.picking.start(picker, method="batch"))
+    shipped = [pack_and_ship(floor, packer, fo) for fo in ("FO-1", "FO-2", "FO-3")]
+    assert [s["status"] for s in shipped] == ["shipped"] * 3
+    hm, hp = login(client, "manager1", "9999"), login(client, "picker1", "1111")
+    assert client.get("/api/manifests", headers=hp).status_code == 403  # managers only
+    lst = client.get("/api/manifests", headers=hm).json
+    assert [(m["carrier"], m["status"], m["parcels"]) for m in sorted(lst["manifests"], key=lambda m: m["carrier"])] == [
+        ("fedex", "open", 1), ("ups", "open", 2)]
+    assert lst["next"].startswith("Close the ") and lst["next"].endswith(" manifest(s) when the truck is loaded")
+    ups = next(m for m in lst["manifests"] if m["carrier"] == "ups")
+    day = ups["day"]
+    csv_resp = client.get(f"/api/manifests/{ups['manifest_id']}/manifest.csv", headers=hm)
+    assert csv_resp.status_code == 200 and csv_resp.mimetype == "text/csv"
+    assert csv_resp.headers["Content-Disposition"] == f"attachment; filename={ups['manifest_id']}.csv"
+    rows = [r.split(",") for r in csv_resp.get_data(as_text=True).strip().split("\r\n")]
+    assert rows[0] == ["manifest_id", "carrier", "ship_date", "order_id", "fo_id", "carton_seq", "carton",
+                       "tracking_number", "service", "weight_g", "shipped_at"]
+    assert [(r[0], r[1], r[2], r[3], r[4], r[5], r[7], r[8]) for r in rows[1:]] == [
+        (ups["manifest_id"], "ups", day, "OFO-1", "FO-1", "1", "1ZFO1", "ground"),
+        (ups["manifest_id"], "ups", day, "OFO-2", "FO-2", "1", "1ZFO2", "ground")]
+    assert sum(int(r[9]) for r in rows[1:]) == ups["weight_g"] > 0
+    pdf = client.get(f"/api/manifests/{ups['manifest_id']}/manifest.pdf", headers=hm)
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
+    assert client.get("/api/manifests/MAN-NOPE/manifest.csv", headers=hm).status_code == 404
+    closed = client.post("/api/ship/manifests/ups/close", headers=hm, json={}).json
+    assert closed["parcels"] == 2 and closed["next"] == "Hand 2 parcel(s) to ups and get the driver's signature"
+    after = {m["carrier"]: m for m in client.get("/api/manifests", headers=hm).json["manifests"]}
+    assert after["ups"]["status"] == "closed" and after["ups"]["closed_by"] == "manager1"
+    assert after["fedex"]["status"] == "open"
+    assert client.get("/api/console", headers=hm).json["manifests"][0]["carrier"] == "fedex"  # open first
+
+
+def test_console_closes_the_days_manifest(page, floor, edge_cfg):
+    from edge.services import Actor
+
+    release(floor.store, "FO-1", [("SKU-0001", 1)])
+    picker, packer = Actor("picker1", "picker"), Actor("packer1", "packer")
+    pick_all(floor, picker, floor.picking.start(picker))
+    pack_and_ship(floor, packer, "FO-1")
+    mid = floor.shipping.manifests()[0]["manifest_id"]
+    with serving(create_app(edge_cfg, floor.store, floor=floor)) as base:
+        page_login(page, base + "/console", "manager1", "9999")
+        page.wait_for_selector('button[data-close="ups"]')
+        row = page.inner_text("#manifests tr:nth-child(2)")
+        assert mid in row and "open" in row and "\t1\t" in row
+        assert page.get_attribute("#manifests a >> nth=0", "href") == f"/api/manifests/{mid}/manifest.csv"
+        csv_text = page.evaluate(f"fetch('/api/manifests/{mid}/manifest.csv').then(r => r.text())")  # the login cookie
+        assert csv_text.count("\r\n") == 2 and ",FO-1,1," in csv_text
+        page.click('button[data-close="ups"]')
+        page.wait_for_function("document.getElementById('manmsg').textContent.startsWith('✔ 1 parcel(s)')")
+        page.wait_for_function("!document.querySelector('button[data-close]')")
+        assert "closed" in page.inner_text("#manifests") and "manager1" in page.inner_text("#manifests")

@@ -83,6 +83,7 @@ class Floor:
         out = self.store.read(fn)
         from edge.errors import EdgeError
         out["qc"] = self.qc.pending()[:30]
+        out["manifests"] = self.shipping.manifests(limit=10)
         out["count_due"] = self.counting.due()
         try:
             out["wave"] = self.waves.preview(SYSTEM)

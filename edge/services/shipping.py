@@ -91,11 +91,39 @@ class Shipping(Service):
             self.floor.print_queue.submit(out["print_jobs"])
         return out
 
-    def manifest(self, manifest_id: str) -> dict:
+    def manifest(self, manifest_id: str, actor: Actor | None = None) -> dict:
+        """One manifest with every parcel on it (for the console, its CSV and its PDF)."""
+        if actor is not None:
+            actor.require("manager")
+
         def fn(conn):
-            m = db.manifest_get(conn, manifest_id)
+            m = db.manifest_get(conn, manifest_id) if isinstance(manifest_id, str) else None
             if m is None:
-                raise NotFound(f"manifest {manifest_id} not found")
+                raise NotFound(f"manifest {str(manifest_id)[:40]} not found")
             m["shipments"] = db.manifest_parcels(conn, manifest_id)
-            return m
+            return _with_totals(m)
         return self.store.read(fn)
+
+    def manifests(self, actor: Actor | None = None, limit: int = 20) -> list[dict]:
+        """The latest manifests with their parcel count and weight, open ones first within a day."""
+        if actor is not None:
+            actor.require("manager")
+
+        def fn(conn):
+            return [_with_totals(dict(m, shipments=db.manifest_parcels(conn, m["manifest_id"])), keep_parcels=False)
+                    for m in db.manifests_recent(conn, limit)]
+        return self.store.read(fn)
+
+    def manifest_pdf(self, actor: Actor, manifest_id: str) -> bytes:
+        from edge.documents import manifest_document
+
+        return manifest_document(self.manifest(manifest_id, actor), self.site_id)
+
+
+def _with_totals(m: dict, *, keep_parcels: bool = True) -> dict:
+    parcels = m["shipments"]
+    m["parcels"] = len(parcels)
+    m["weight_g"] = sum(int(p["weight_g"] or 0) for p in parcels)
+    if not keep_parcels:
+        del m["shipments"]
+    return m

@@ -5,7 +5,7 @@
   const pill = (s) => {
     const cls = { shipped: "ok", done: "ok", packed: "ok", accepted: "ok", weight_hold: "bad", cancelled: "bad", failed: "bad",
                   unknown: "bad", short: "bad", error: "bad", offline: "bad", online: "ok", on_hold: "warn", queued: "warn", recount_required: "warn", sent: "warn",
-                  overdue: "bad", due: "warn" }[s] || "";
+                  overdue: "bad", due: "warn", open: "warn", closed: "ok" }[s] || "";
     return '<span class="pill ' + cls + '">' + esc(s) + "</span>";
   };
   const hhmm = (v) => esc(String(v || "").slice(11, 19));
@@ -86,10 +86,29 @@
       const r = await post("/api/counts/schedule", {});
       $("schedmsg").textContent = r.ok ? r.next : r.message; $("schedmsg").className = "msg " + (r.ok ? "ok" : "bad"); setTimeout(load, 800);
     };
+    const kg = (g) => esc(((g || 0) / 1000).toFixed(2)) + " kg";
+    const files = (id) => '<a href="/api/manifests/' + encodeURIComponent(id) + '/manifest.csv">CSV</a> · ' +
+      '<a target="_blank" href="/api/manifests/' + encodeURIComponent(id) + '/manifest.pdf">PDF</a>';
+    if (!$("manifests").contains(document.activeElement)) {
+      $("manifests").innerHTML = table(d.manifests, [["manifest", "manifest_id"], ["carrier", "carrier"], ["ship date", "day"],
+        ["status", "status", pill], ["parcels", "parcels"], ["weight", "weight_g", kg], ["closed by", "closed_by"],
+        ["", "manifest_id", (v, r) => files(v) + (r.status === "open"
+          ? ' <span class="act"><button data-close="' + esc(r.carrier) + '">Close &amp; print</button></span>' : "")]]) +
+        '<div class="msg" id="manmsg">' + esc(manMsg.text) + "</div>";
+      $("manmsg").className = "msg " + manMsg.cls;
+      document.querySelectorAll("button[data-close]").forEach((b) => {
+        b.onclick = async () => {
+          const r = await post("/api/ship/manifests/" + encodeURIComponent(b.dataset.close) + "/close", {});
+          manMsg = r.ok ? { text: "✔ " + r.parcels + " parcel(s) · " + r.next, cls: "ok" } : { text: "✘ " + r.message, cls: "bad" };
+          b.blur(); load();
+        };
+      });
+    }
     $("counts").innerHTML = table(d.counts, [["bin", "location"], ["SKU", "sku"], ["counted", "counted"], ["expected", "expected"],
                                              ["status", "status", pill], ["by", "counted_by"]]);
   }
   let qcMsg = { text: "", cls: "" };
+  let manMsg = { text: "", cls: "" };
   async function post(path, body) {
     const r = await fetch(path, { method: "POST", headers: { "Content-Type": "application/json", Authorization: "Bearer " + (token || "") },
                                   body: JSON.stringify(body) });
