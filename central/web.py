@@ -539,6 +539,52 @@ def ops_blueprint(svc: CentralService) -> Blueprint:
         events = svc.order_timeline(None, order_id)
         return render_template("ops_order.html", o=order, events=events)
 
+    # ---- network inventory (per merchant: consolidated per SKU, per site, and the ledger behind it)
+    INVENTORY_COLUMNS = ("sku", "on_hand", "reserved", "available", "in_transit", "quarantine", "backordered")
+
+    def inventory_merchant():
+        with svc.store.read() as conn:
+            merchants = svc.store.list_merchants(conn)
+        ids = [m["merchant_id"] for m in merchants]
+        wanted = request.args.get("merchant") or ""
+        return (wanted if wanted in ids else (ids[0] if ids else None)), merchants
+
+    @bp.get("/inventory")
+    def inventory():
+        merchant, merchants = inventory_merchant()
+        after = (request.args.get("after") or "")[:64]
+        limit = 100
+        rows = svc.list_inventory(merchant, after=after, limit=limit + 1) if merchant else []
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return render_template("ops_inventory.html", merchant=merchant, merchants=merchants, rows=rows,
+                               next_after=rows[-1]["sku"] if more else None, after=after,
+                               csv_url=url_for("ops.inventory_csv", merchant=merchant) if merchant else None)
+
+    @bp.get("/inventory.csv")
+    def inventory_csv():
+        merchant, _ = inventory_merchant()
+        out = io.StringIO()
+        w = csv.writer(out)
+        w.writerow(("merchant_id",) + INVENTORY_COLUMNS)
+        after = ""
+        for _ in range(400):  # at most 400 pages x 500 = 200k SKUs per export
+            rows = svc.list_inventory(merchant, after=after, limit=500) if merchant else []
+            for r in rows:
+                w.writerow([merchant] + [r[c] for c in INVENTORY_COLUMNS])
+            if len(rows) < 500:
+                break
+            after = rows[-1]["sku"]
+        return Response(out.getvalue(), mimetype="text/csv",
+                        headers={"Content-Disposition": f"attachment; filename=inventory-{merchant or 'none'}.csv"})
+
+    @bp.get("/inventory/<merchant_id>/<sku>")
+    def inventory_sku(merchant_id, sku):
+        site = (request.args.get("site") or "")[:12] or None
+        inv = svc.inventory_for_sku(merchant_id, sku)
+        rows = svc.ledger(merchant_id, sku, site, limit=200)
+        return render_template("ops_inventory_sku.html", merchant=merchant_id, inv=inv, ledger=rows, site=site)
+
     @bp.get("/sites")
     def sites():
         items = [svc.get_site(None, s["site_id"]) for s in svc.list_sites(None)]

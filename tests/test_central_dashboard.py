@@ -215,3 +215,34 @@ def test_sites_page_shows_closures(page, dashboard, tmp_path):
     assert rows == [["2026-12-24", "Stock count"], ["2026-12-25", "Christmas Day"]]
     page.goto(f"{base}/ops/sites/LAX1")
     assert page.get_by_test_id("closures").inner_text() == "Open every business day (no closures set)."
+
+
+def test_inventory_page_consolidates_drills_into_sites_and_ledger_and_exports_csv(page, dashboard):
+    base, _ = dashboard
+    login(page, base, then="/ops/inventory")
+    rows = {r.get_attribute("data-sku"): r.inner_text().split("\t")
+            for r in page.query_selector_all("table[data-testid=inventory] tbody tr")}
+    # acme: SKU-1 10 at EWR1 + 5 at LAX1, 3 reserved by the live orders (the cancelled one released its unit)
+    assert rows["SKU-1"] == ["SKU-1", "15", "3", "12", "0", "0", "0"]
+    assert rows["SKU-2"] == ["SKU-2", "4", "0", "4", "0", "0", "0"]
+    assert rows["SKU-3"] == ["SKU-3", "2", "0", "2", "0", "0", "0"]
+    page.click("a:text('SKU-1')")
+    page.wait_for_selector("table[data-testid=per-site]")
+    sites = {r.get_attribute("data-site"): r.inner_text().split("\t")[:5]
+             for r in page.query_selector_all("table[data-testid=per-site] tbody tr[data-site]")}
+    assert sites["EWR1"][1] == "10" and sites["LAX1"][1] == "5"
+    assert int(sites["EWR1"][2]) + int(sites["LAX1"][2]) == 3
+    causes = [c.inner_text() for c in page.query_selector_all("table[data-testid=ledger] tbody td:nth-child(3)")]
+    assert causes.count("seed") == 2 and "order" in " ".join(causes)
+    page.click("tr[data-site=EWR1] a:text('ledger')")
+    page.wait_for_url("**site=EWR1")
+    assert {c.inner_text() for c in page.query_selector_all("table[data-testid=ledger] tbody td:nth-child(2)")} == {"EWR1"}
+    # bolt's stock is its own page; CSV export of the selected merchant
+    page.click("nav a:text('Inventory')")
+    page.wait_for_selector("table[data-testid=inventory]")
+    page.select_option("select[name=merchant]", "bolt")
+    page.wait_for_selector("tr[data-sku='SKU-1']")
+    assert page.inner_text("tr[data-sku='SKU-1']").split("\t")[:4] == ["SKU-1", "7", "1", "6"]
+    csv_text = page.evaluate("fetch(document.querySelector('[data-testid=csv]').href).then(r => r.text())")
+    assert csv_text.splitlines() == ["merchant_id,sku,on_hand,reserved,available,in_transit,quarantine,backordered",
+                                     "bolt,SKU-1,7,1,6,0,0,0"]
