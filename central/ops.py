@@ -351,15 +351,21 @@ class Ops:
 
     def emit_release(self, conn: Connection, order: dict, fo: dict) -> None:
         """Send a fulfillment order to its site (down event, same transaction)."""
+        central_journal.emit(conn, fo["site_id"], "fulfillment_order.released", self.release_body(order, fo),
+                             merchant_id=order["merchant_id"])
+
+    @staticmethod
+    def release_body(order: dict, fo: dict) -> dict:
+        """The ``fulfillment_order.released`` body: everything the site needs to pick, pack and label offline."""
         ship_to = order.get("_ship_to") or (json.loads(order["ship_to"]) if isinstance(order["ship_to"], str)
                                             else order["ship_to"])
-        central_journal.emit(conn, fo["site_id"], "fulfillment_order.released", {
+        return {
             "fo_id": fo["fo_id"], "order_id": order["order_id"], "channel_order_id": order["channel_order_id"],
             "service": fo["service"], "carrier": fo["carrier"], "tracking_number": fo["tracking_number"],
             "promised_date": fo["promised_date"], "ship_by": fo["ship_by"], "urgent": bool(order.get("urgent")),
             "ship_to": edge_address(ship_to), "gift_message": order.get("gift_message"),
             "lines": [{"line_id": ln["line_id"], "sku": ln["sku"], "qty": ln["qty"]} for ln in fo["lines"]],
-        }, merchant_id=order["merchant_id"])
+        }
 
     def settle_events(self, order: dict, allocated: int, backordered: int, *, actor: str) -> list[dict]:
         """Walk the lifecycle after an allocation pass in memory; returns the timeline events."""

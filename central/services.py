@@ -5,6 +5,7 @@ import csv
 import datetime as _dt
 import hashlib
 import io
+import itertools
 import json
 import logging
 import secrets
@@ -143,8 +144,9 @@ class CentralService:
                         for fo in order.pop("_emits", [])), key=lambda e: (e[0], e[1]))
         if new:
             self.store.insert_new_orders(conn, [(order, lines, events) for _, order, lines, events in new])
-        for _, _, order, fo in emits:
-            self.ops.emit_release(conn, order, fo)
+        for site_id, group in itertools.groupby(emits, key=lambda e: e[0]):
+            central_journal.emit_many(conn, site_id, [("fulfillment_order.released", self.ops.release_body(order, fo),
+                                                       order["merchant_id"]) for _, _, order, fo in group])
         for n, order, _, _ in new:
             results[n] = (order, True)
         return results

@@ -69,6 +69,9 @@ def _next_seq(conn: Connection, site_id: str, stream: str) -> int:
 _RAW_EMIT = {
     "seq": "UPDATE sync_seq SET next_seq = next_seq + 1 WHERE site_id = ? AND stream = ? RETURNING next_seq",
     "seq_new": "INSERT INTO sync_seq (site_id, stream, next_seq) VALUES (?, ?, 1)",
+    # emit_many: a block of n seqs in one statement
+    "seq_n": "UPDATE sync_seq SET next_seq = next_seq + ? WHERE site_id = ? AND stream = ? RETURNING next_seq",
+    "seq_new_n": "INSERT INTO sync_seq (site_id, stream, next_seq) VALUES (?, ?, ?)",
     "outbox": "INSERT INTO sync_outbox (site_id, seq, event_id, merchant_id, type, occurred_at, body) "
               "VALUES (?, ?, ?, ?, ?, ?, ?)",
     # the up inbox's hot path (every applied run): inbox rows and the cursor
@@ -105,7 +108,7 @@ def _raw_exec(conn: Connection, raw: dict, name: str, params, *, many: bool = Fa
             cur.executemany(raw[name], params)
             return cur.rowcount
         cur.execute(raw[name], params)
-        return cur.fetchone() if name in ("seq", "seq_outbox") else cur.rowcount
+        return cur.fetchone() if name in ("seq", "seq_n", "seq_outbox") else cur.rowcount
     except dbapi_error as exc:
         raise DBAPIError.instance(raw[name], params, exc, dbapi_error, dialect=conn.dialect) from exc
     finally:
@@ -145,6 +148,38 @@ def emit(conn: Connection, site_id: str, event_type: str, body: dict, *, merchan
                 seq = row[0]
             _raw_exec(conn, raw, "outbox", (site_id, seq, event_id, merchant_id, event_type, occurred_at, body_json))
     return Envelope(SCHEMA_VERSION, event_id, merchant_id, site_id, DOWN, seq, "central", event_type, occurred_at, body)
+
+
+def emit_many(conn: Connection, site_id: str, events: list[tuple[str, dict, str]]) -> list[Envelope]:
+    """Append several down-stream events ``(type, body, merchant_id)`` for one site inside the caller's
+    transaction, in order: one statement takes the block of seqs, one executemany writes the rows (the
+    intake's batched group commit releases many fulfillment orders per site at once). Same guarantees
+    as :func:`emit`; a body that breaks the contract raises ``BodyError`` before anything is written."""
+    if not events:
+        return []
+    raw = _raw_sql(conn)
+    if raw is None:
+        return [emit(conn, site_id, t, b, merchant_id=m) for t, b, m in events]
+    for event_type, body, _ in events:
+        if stream_of(event_type) != DOWN:
+            raise ValueError(f"{event_type} is not a down-stream event")
+        validate_body(event_type, body)
+    n = len(events)
+    row = _raw_exec(conn, raw, "seq_n", (n, site_id, DOWN))
+    if row is None:
+        _raw_exec(conn, raw, "seq_new_n", (site_id, DOWN, n))
+        last = n
+    else:
+        last = row[0]
+    occurred_at = utc_now_iso()
+    out, rows = [], []
+    for i, (event_type, body, merchant_id) in enumerate(events):
+        seq, event_id = last - n + 1 + i, new_event_id()
+        rows.append((site_id, seq, event_id, merchant_id, event_type, occurred_at, json.dumps(body, separators=(",", ":"))))
+        out.append(Envelope(SCHEMA_VERSION, event_id, merchant_id, site_id, DOWN, seq, "central", event_type,
+                            occurred_at, body))
+    _raw_exec(conn, raw, "outbox", rows, many=True)
+    return out
 
 
 def pending_for_site(conn: Connection, site_id: str, after_seq: int = 0, limit: int = 1000) -> list[Envelope]:

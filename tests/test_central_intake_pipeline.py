@@ -240,3 +240,32 @@ def test_the_same_order_sent_to_two_writers_is_created_once(central_store):
     assert stock["EWR1"]["reserved"] + stock["LAX1"]["reserved"] == 6
     check = svc.verify_ledger()
     assert check["mismatches"] == [] and check["oversold_units"] == 0
+
+
+def test_emit_many_takes_one_block_of_seqs_and_interleaves_with_single_emits(central_store):
+    from sync import central_journal
+    from sync.core.events import BodyError
+
+    hold = {"order_id": "O-1", "fo_id": "FO-1", "reason": "fraud review"}
+    with central_store.transaction() as conn:
+        first = central_journal.emit_many(conn, "ZZZ1", [("order.hold", dict(hold, fo_id=f"FO-{i}"), "acme")
+                                                         for i in range(3)])
+        single = central_journal.emit(conn, "ZZZ1", "order.hold", hold, merchant_id="acme")
+        more = central_journal.emit_many(conn, "ZZZ1", [("order.hold_released", {"order_id": "O-1", "fo_id": "FO-9"},
+                                                         "acme")])
+    assert [e.seq for e in first] == [1, 2, 3] and single.seq == 4 and [e.seq for e in more] == [5]
+    assert len({e.event_id for e in first + [single] + more}) == 5
+    rows = outbox(central_store, "ZZZ1", skip=())
+    assert [(e.seq, e.type, e.body.get("fo_id")) for e in rows] == [
+        (1, "order.hold", "FO-0"), (2, "order.hold", "FO-1"), (3, "order.hold", "FO-2"), (4, "order.hold", "FO-1"),
+        (5, "order.hold_released", "FO-9")]
+    # a body that breaks the contract writes nothing and takes no seq
+    try:
+        with central_store.transaction() as conn:
+            central_journal.emit_many(conn, "ZZZ1", [("order.hold", hold, "acme"), ("order.hold", {"fo_id": 1}, "acme")])
+    except BodyError:
+        pass
+    else:
+        raise AssertionError("expected BodyError")
+    with central_store.transaction() as conn:
+        assert central_journal.emit(conn, "ZZZ1", "order.hold", hold, merchant_id="acme").seq == 6
