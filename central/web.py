@@ -7,8 +7,10 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import io
+import hmac
 import json
 import os
+import secrets
 from functools import wraps
 from typing import Any
 
@@ -123,7 +125,7 @@ def install_login(app: Flask, cfg, svc: CentralService) -> None:
 
     @app.context_processor
     def ops_user_in_templates():
-        return {"ops_user": g.get("ops_user")}
+        return {"ops_user": g.get("ops_user"), "csrf_token": session.get("csrf", "")}
 
     @app.route("/login", methods=["GET", "POST"])
     def login():
@@ -144,6 +146,7 @@ def install_login(app: Flask, cfg, svc: CentralService) -> None:
         session.clear()
         session.permanent = True
         session["u"], session["f"] = user["username"], user["fingerprint"]
+        session["csrf"] = secrets.token_urlsafe(24)   # echoed by every dashboard form that changes something
         return redirect(nxt)
 
     @app.post("/logout")
@@ -537,7 +540,33 @@ def ops_blueprint(svc: CentralService) -> Blueprint:
     def order_detail(order_id):
         order = svc.get_order(None, order_id)
         events = svc.order_timeline(None, order_id)
-        return render_template("ops_order.html", o=order, events=events)
+        return render_template("ops_order.html", o=order, events=events, actions=lc.ops_actions(order["status"]),
+                               notice=session.pop("notice", None))
+
+    @bp.post("/orders/<order_id>/action")
+    def order_action(order_id):
+        """Hold, release or cancel from the order page, as the logged-in ops user (timeline: ``ops:<user>``)."""
+        sent, expected = request.form.get("csrf") or "", session.get("csrf") or ""
+        if not expected or not hmac.compare_digest(sent, expected):
+            raise Forbidden("the form is stale or came from another site; reload the page and try again")
+        order = svc.get_order(None, order_id)
+        action, reason = request.form.get("action"), (request.form.get("reason") or "").strip()
+        actor = f"ops:{g.ops_user['username']}"
+        try:
+            if action not in ("hold", "release", "cancel"):
+                raise ValidationFailed("unknown action", {"action": "must be hold, release or cancel"})
+            if action in ("hold", "cancel") and not reason:
+                raise ValidationFailed(f"say why you {action} this order", {"reason": "is required"})
+            if action == "hold":
+                done = svc.hold_order(order["merchant_id"], order_id, reason, actor=actor)
+            elif action == "release":
+                done = svc.release_order(order["merchant_id"], order_id, reason, actor=actor)
+            else:
+                done = svc.cancel_order(order["merchant_id"], order_id, reason, actor=actor)
+            session["notice"] = {"ok": True, "text": f"{action.capitalize()}: the order is now {done['status']}."}
+        except CentralError as exc:
+            session["notice"] = {"ok": False, "text": exc.message[:1].upper() + exc.message[1:] + "."}
+        return redirect(url_for("ops.order_detail", order_id=order_id))
 
     # ---- network inventory (per merchant: consolidated per SKU, per site, and the ledger behind it)
     INVENTORY_COLUMNS = ("sku", "on_hand", "reserved", "available", "in_transit", "quarantine", "backordered")

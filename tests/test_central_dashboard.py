@@ -246,3 +246,36 @@ def test_inventory_page_consolidates_drills_into_sites_and_ledger_and_exports_cs
     csv_text = page.evaluate("fetch(document.querySelector('[data-testid=csv]').href).then(r => r.text())")
     assert csv_text.splitlines() == ["merchant_id,sku,on_hand,reserved,available,in_transit,quarantine,backordered",
                                      "bolt,SKU-1,7,1,6,0,0,0"]
+
+
+def test_ops_hold_release_and_cancel_from_the_order_page(page, dashboard):
+    base, orders = dashboard
+    oid = orders[2]["order_id"]            # released, one unit of SKU-1 reserved
+    login(page, base, then=f"/ops/orders/{oid}")
+    assert page.inner_text("[data-testid=status]") == "released"
+    assert [b.inner_text() for b in page.query_selector_all("form.actions button")] == ["Hold", "Cancel order"]
+    page.fill("form.actions input[name=reason]", "address check")
+    page.click("form.actions button[value=hold]")
+    page.wait_for_selector("[data-testid=notice]")
+    assert page.inner_text("[data-testid=notice]") == "Hold: the order is now on_hold."
+    assert page.inner_text("[data-testid=status]") == "on hold"
+    assert "address check" in page.inner_text("[data-testid=timeline]") and "ops:olga" in page.inner_text("[data-testid=timeline]")
+    assert [b.inner_text() for b in page.query_selector_all("form.actions button")] == ["Release hold", "Cancel order"]
+    page.click("form.actions button[value=release]")
+    page.wait_for_function("document.querySelector('[data-testid=notice]').textContent.startsWith('Release:')")
+    # cancel needs a reason, then a confirmation
+    page.on("dialog", lambda d: d.accept())
+    page.click("form.actions button[value=cancel]")
+    page.wait_for_function("document.querySelector('[data-testid=notice]').textContent.startsWith('Say why')")
+    assert page.inner_text("[data-testid=notice]") == "Say why you cancel this order."
+    page.fill("form.actions input[name=reason]", "customer called")
+    page.click("form.actions button[value=cancel]")
+    page.wait_for_function("document.querySelector('[data-testid=notice]').textContent.startsWith('Cancel:')")
+    assert page.inner_text("[data-testid=status]") == "cancelled"
+    assert page.query_selector("form.actions") is None   # nothing left to do
+    # a form posted without the session's token (another site, a stale page) changes nothing
+    r = page.request.post(f"{base}/ops/orders/{orders[3]['order_id']}/action",
+                          form={"action": "cancel", "reason": "x", "csrf": "forged"})
+    assert r.status == 403
+    page.goto(f"{base}/ops/orders/{orders[3]['order_id']}")
+    assert page.inner_text("[data-testid=status]") == "released"

@@ -54,6 +54,18 @@ class TransitionRefused(ValueError):
         self.target = target
 
 
+def ops_actions(current: str) -> tuple[str, ...]:
+    """What the order page offers an ops user for an order in ``current`` (the service still decides)."""
+    out = []
+    if current in HOLDABLE:
+        out.append("hold")
+    if current == ON_HOLD:
+        out.append("release")
+    if current in CANCELLABLE or current == PARTIALLY_SHIPPED:   # a partial shipment cancels the remainder
+        out.append("cancel")
+    return tuple(out)
+
+
 def can_transition(current: str, target: str) -> bool:
     return target in TRANSITIONS.get(current, frozenset())
 
