@@ -17,7 +17,7 @@ from central.core import accounts
 from central.core import lifecycle as lc
 from central.core import validation as v
 from central.core.allocation import available as avail_of, oversold_units, rebuild_balances, tracking_number
-from central.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
+from central.errors import Conflict, Forbidden, InvalidTransition, NotFound, Unauthorized, ValidationFailed
 from central.ops import ACTIVE_FO, FloorOps, edge_address
 from central.routing.core.promise import days_off
 from central.store import CentralStore, new_id, now_iso, shipment_cartons_for
@@ -841,6 +841,17 @@ class CentralService:
         if user is None or not user["active"] or accounts.session_fingerprint(user["password_hash"]) != fingerprint:
             return None
         return _public_user(user)
+
+    def api_key_for(self, authorization: str) -> dict:
+        """The API key an ``Authorization: Bearer <key>`` header names (REST API and routing API alike);
+        ``Unauthorized`` when the header is missing or malformed or the key is unknown or revoked."""
+        if not authorization.startswith("Bearer ") or len(authorization) > 300:
+            raise Unauthorized("missing or malformed Authorization: Bearer <api key>")
+        with self.store.read() as conn:
+            key = self.store.find_api_key(conn, authorization[7:].strip())
+        if key is None or key["revoked_at"] is not None:
+            raise Unauthorized("unknown or revoked API key")
+        return key
 
     def session_secret(self, configured: str = "") -> str:
         """The configured cookie secret, else one generated once and kept in the database (every worker shares it)."""

@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException
 
 from central.core import lifecycle as lc
 from central.core import validation as v
-from central.errors import CentralError, Forbidden, Unauthorized, ValidationFailed
+from central.errors import CentralError, Forbidden, ValidationFailed
 from central.services import CentralService
 from central.store import CentralStore
 
@@ -233,19 +233,12 @@ def order_filters() -> dict:
 
 def api_blueprint(svc: CentralService) -> Blueprint:
     bp = Blueprint("api", __name__, url_prefix="/api/v1")
-    store = svc.store
 
     @bp.before_request
     def authenticate():
         if request.endpoint == "api.openapi":
             return None
-        header = request.headers.get("Authorization", "")
-        if not header.startswith("Bearer ") or len(header) > 300:
-            raise Unauthorized("missing or malformed Authorization: Bearer <api key>")
-        with store.read() as conn:
-            key = store.find_api_key(conn, header[7:].strip())
-        if key is None or key["revoked_at"] is not None:
-            raise Unauthorized("unknown or revoked API key")
+        key = svc.api_key_for(request.headers.get("Authorization", ""))
         g.merchant_id = key["merchant_id"]
         g.scope = key["scope"]
         g.actor = f"api:{key['key_id']}"

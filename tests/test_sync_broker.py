@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -210,7 +211,7 @@ def test_broker_serve_runs_mosquitto_in_the_foreground_and_stops_on_sigterm(tmp_
     env = {**os.environ, "FLOORSYNC_BROKER_PORT": str(port), "FLOORSYNC_GENERAL_DATA_DIR": str(tmp_path),
            "FLOORSYNC_CONFIG": ""}
     proc = subprocess.Popen([sys.executable, "-m", "floorsync.cli", "broker", "serve", "--site", "EWR1"], env=env,
-                            cwd=str(pytest.importorskip("pathlib").Path(__file__).resolve().parent.parent),
+                            cwd=str(Path(__file__).resolve().parent.parent),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         from tests.support import wait_for_port

@@ -153,20 +153,12 @@ def register_routing(app, svc, *, network_provider: Callable[[], Network] | None
     process-wide ``default_provider()``), so ``POST /api/v1/routing/rates/reload`` (admin scope)
     changes the rates for checkout and order routing together.
     """
-    from central.errors import Forbidden, Unauthorized
+    from central.errors import Forbidden
     from central.routing.network import default_provider
     from central.routing_adapter import attach_store
 
-    store = svc.store
-
     def authenticate() -> str:
-        header = request.headers.get("Authorization", "")
-        if not header.startswith("Bearer ") or len(header) > 300:
-            raise Unauthorized("missing or malformed Authorization: Bearer <api key>")
-        with store.read() as conn:
-            key = store.find_api_key(conn, header[7:].strip())
-        if key is None or key["revoked_at"] is not None:
-            raise Unauthorized("unknown or revoked API key")
+        key = svc.api_key_for(request.headers.get("Authorization", ""))
         g.routing_scope = key["scope"]
         return key["merchant_id"]
 

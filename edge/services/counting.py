@@ -43,12 +43,7 @@ class Counting(Service):
         def fn(conn):
             if n is None or n < 0 or n > max_qty:
                 raise InvalidQuantity(f"counted quantity must be a whole number 0..{max_qty}, got {str(counted)[:20]!r}")
-            loc = db.location_get(conn, location)
-            if loc is None or loc["kind"] != "pick":
-                raise NotFound(f"{str(location)[:20]!r} is not a storage bin of this site")
-            sku = resolve_sku(conn, scan(code))
-            rows = db.stock_at(conn, loc["code"], sku["sku"])
-            expected = sum(r["qty"] for r in rows)
+            loc, sku, rows, expected = _bin_stock(conn, location, code)
             pending = db.count_pending(conn, loc["code"], sku["sku"])
             subject = f"count:{loc['code']}:{sku['sku']}"
             if pending is None and needs_recount(expected, n, rule):
@@ -116,12 +111,7 @@ class Counting(Service):
                 d = 0
             if d == 0 or abs(d) > max_qty:
                 raise InvalidQuantity(f"adjustment must be a non-zero whole number within ±{max_qty}")
-            loc = db.location_get(conn, location)
-            if loc is None or loc["kind"] != "pick":
-                raise NotFound(f"{str(location)[:20]!r} is not a storage bin of this site")
-            sku = resolve_sku(conn, scan(code))
-            rows = db.stock_at(conn, loc["code"], sku["sku"])
-            have = sum(r["qty"] for r in rows)
+            loc, sku, rows, have = _bin_stock(conn, location, code)
             if have + d < 0:
                 raise InvalidQuantity(f"only {have} {sku['sku']} in {loc['code']}: cannot remove {-d}")
             self._adjust(conn, actor, loc["code"], sku["sku"], rows, d, 0)
@@ -238,3 +228,13 @@ class Counting(Service):
         overdue = sum(t["state"] == "overdue" for t in tasks)
         return {"ok": True, "tasks": tasks, "due": len(tasks) - overdue, "overdue": overdue,
                 "next": f"Count bin {tasks[0]['location']} first" if tasks else "No counts due"}
+
+
+def _bin_stock(conn, location, code) -> tuple[dict, dict, list[dict], int]:
+    """The storage bin, the scanned SKU, its stock rows in that bin and their total (count and adjust)."""
+    loc = db.location_get(conn, location)
+    if loc is None or loc["kind"] != "pick":
+        raise NotFound(f"{str(location)[:20]!r} is not a storage bin of this site")
+    sku = resolve_sku(conn, scan(code))
+    rows = db.stock_at(conn, loc["code"], sku["sku"])
+    return loc, sku, rows, sum(r["qty"] for r in rows)
